@@ -1,0 +1,451 @@
+//! The OpenRouter HTTP client: the consent URL, the code exchange, the
+//! key's own description and a tiny chat request.
+//!
+//! Each documented answer maps to its own [`Error`] variant; bodies are
+//! read up to a bound and never echoed, since an error body could hold
+//! anything.
+
+use std::error::Error as _;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+use url::Url;
+use zeroize::Zeroizing;
+
+use crate::config::{ClientConfig, is_loopback_host};
+use crate::error::{Error, NetworkCause};
+use crate::pkce::METHOD_S256;
+use crate::secret::{ApiKey, AuthCode, CsrfToken, PkceVerifier};
+
+/// What goes on the consent page's URL.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentRequest<'a> {
+    /// Where the browser comes back; `None` for headless mode, where
+    /// OpenRouter shows the code for the user to paste.
+    pub callback_url: Option<&'a str>,
+    pub code_challenge: &'a str,
+    pub state: Option<&'a CsrfToken>,
+    /// The label the new key gets on OpenRouter.
+    pub key_label: Option<&'a str>,
+    /// A credit limit in USD for the new key.
+    pub limit_usd: Option<f64>,
+}
+
+/// The answer to a successful exchange.
+#[derive(Debug)]
+pub struct ExchangedKey {
+    pub key: ApiKey,
+    pub user_id: Option<String>,
+}
+
+/// What `GET /api/v1/key` says about a key. Every field may be null or
+/// absent; fields this app does not know are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all(serialize = "camelCase"))]
+pub struct KeyInfo {
+    pub label: Option<String>,
+    /// Credit limit in USD; `None` is no limit.
+    pub limit: Option<f64>,
+    pub limit_remaining: Option<f64>,
+    pub limit_reset: Option<String>,
+    pub usage: Option<f64>,
+    pub usage_daily: Option<f64>,
+    pub usage_weekly: Option<f64>,
+    pub usage_monthly: Option<f64>,
+    #[serde(deserialize_with = "null_as_false")]
+    pub is_free_tier: bool,
+    /// ISO 8601, or `None` for a key that does not expire.
+    pub expires_at: Option<String>,
+}
+
+fn null_as_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
+/// The reply to a chat request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatReply {
+    pub content: String,
+    pub model: Option<String>,
+}
+
+/// A client for one OpenRouter (the real one or a stand-in).
+#[derive(Debug, Clone)]
+pub struct OpenRouterClient {
+    http: reqwest::Client,
+    config: ClientConfig,
+}
+
+impl OpenRouterClient {
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let mut headers = HeaderMap::new();
+        let attribution = &config.attribution;
+        for (name, value) in [
+            ("http-referer", attribution.app_url.as_deref()),
+            ("x-openrouter-title", attribution.app_title.as_deref()),
+        ] {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                let value = HeaderValue::from_bytes(value.as_bytes())
+                    .map_err(|_| Error::InvalidAttribution)?;
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        }
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("openrouter-connect/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            // A redirect would be a surprise from an API endpoint; don't
+            // carry the key or the code to wherever it points.
+            .redirect(reqwest::redirect::Policy::none());
+        if is_loopback_host(config.base_url().host()) {
+            // A proxy from the environment must not see local traffic.
+            builder = builder.no_proxy();
+        }
+        let http = builder
+            .build()
+            .map_err(|_| Error::Unreachable(NetworkCause::Tls))?;
+        Ok(Self { http, config })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    fn endpoint(&self, path: &str) -> Url {
+        self.config
+            .base_url()
+            .join(path)
+            .expect("endpoint paths are valid relative URLs")
+    }
+
+    /// The consent page's URL, to open in the system browser.
+    pub fn consent_url(&self, request: &ConsentRequest<'_>) -> Url {
+        let mut url = self.endpoint("auth");
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(callback) = request.callback_url {
+                query.append_pair("callback_url", callback);
+            }
+            query.append_pair("code_challenge", request.code_challenge);
+            query.append_pair("code_challenge_method", METHOD_S256);
+            if let Some(state) = request.state {
+                query.append_pair("state", state.expose_secret());
+            }
+            if let Some(label) = request.key_label {
+                query.append_pair("key_label", label);
+            }
+            if let Some(limit) = request.limit_usd {
+                // `Display` of f64 never uses an exponent: "12.5", "0".
+                query.append_pair("limit", &limit.to_string());
+            }
+        }
+        url
+    }
+
+    /// Trades a code and its verifier for a key.
+    pub async fn exchange(
+        &self,
+        code: &AuthCode,
+        verifier: &PkceVerifier,
+    ) -> Result<ExchangedKey, Error> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            code: &'a str,
+            code_verifier: &'a str,
+            code_challenge_method: &'a str,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            key: String,
+            #[serde(default)]
+            user_id: Option<String>,
+        }
+
+        let body = Zeroizing::new(
+            serde_json::to_vec(&Body {
+                code: code.expose_secret(),
+                code_verifier: verifier.expose_secret(),
+                code_challenge_method: METHOD_S256,
+            })
+            .expect("a struct of strings serializes"),
+        );
+        let response = self
+            .http
+            .post(self.endpoint("api/v1/auth/keys"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let status = response.status();
+        let bytes = self.read_body(response).await?;
+        match status {
+            StatusCode::OK => {
+                let answer: Answer = serde_json::from_slice(&bytes)
+                    .map_err(|_| Error::MalformedResponse("no key in the answer"))?;
+                let key = ApiKey::new(answer.key);
+                if !is_plausible_key(key.expose_secret()) {
+                    return Err(Error::MalformedResponse("the key has an unexpected form"));
+                }
+                Ok(ExchangedKey {
+                    key,
+                    user_id: answer.user_id.filter(|id| !id.is_empty()),
+                })
+            }
+            StatusCode::BAD_REQUEST => Err(Error::ChallengeMethodRejected),
+            StatusCode::FORBIDDEN => {
+                if error_message(&bytes).is_some_and(|m| m.to_ascii_lowercase().contains("expired"))
+                {
+                    Err(Error::CodeExpired)
+                } else {
+                    Err(Error::InvalidCode)
+                }
+            }
+            other => Err(status_error(other)),
+        }
+    }
+
+    /// The key's label, limit, usage and expiry. `Error::KeyInvalid` is a
+    /// 401: the key was deleted, revoked or has expired.
+    pub async fn key_info(&self, key: &ApiKey) -> Result<KeyInfo, Error> {
+        #[derive(Deserialize)]
+        struct Answer {
+            data: KeyInfo,
+        }
+        let response = self
+            .http
+            .get(self.endpoint("api/v1/key"))
+            .bearer_auth(key.expose_secret())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let status = response.status();
+        let bytes = self.read_body(response).await?;
+        if status != StatusCode::OK {
+            return Err(status_error(status));
+        }
+        let answer: Answer = serde_json::from_slice(&bytes)
+            .map_err(|_| Error::MalformedResponse("no key description in the answer"))?;
+        Ok(answer.data)
+    }
+
+    /// A one-message chat request, the smallest proof that the key works.
+    pub async fn chat(&self, key: &ApiKey, model: &str, prompt: &str) -> Result<ChatReply, Error> {
+        #[derive(Deserialize)]
+        struct Message {
+            #[serde(default)]
+            content: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Choice {
+            message: Message,
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            choices: Vec<Choice>,
+            #[serde(default)]
+            model: Option<String>,
+        }
+        let request = serde_json::json!({
+            "model": model,
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": 32,
+        });
+        let response = self
+            .http
+            .post(self.endpoint("api/v1/chat/completions"))
+            .bearer_auth(key.expose_secret())
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let status = response.status();
+        let bytes = self.read_body(response).await?;
+        if status != StatusCode::OK {
+            return Err(status_error(status));
+        }
+        let answer: Answer = serde_json::from_slice(&bytes)
+            .map_err(|_| Error::MalformedResponse("no reply in the answer"))?;
+        let content = answer
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|choice| choice.message.content)
+            .ok_or(Error::MalformedResponse("the reply is empty"))?;
+        Ok(ChatReply {
+            content,
+            model: answer.model,
+        })
+    }
+
+    /// The body, up to the configured bound. Kept in memory that is wiped
+    /// afterwards: an exchange's answer holds the key.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let max = self.config.max_response_bytes;
+        if response
+            .content_length()
+            .is_some_and(|len| len > max as u64)
+        {
+            return Err(Error::ResponseTooLarge);
+        }
+        let mut body = Zeroizing::new(Vec::new());
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
+            if body.len() + chunk.len() > max {
+                return Err(Error::ResponseTooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// The `error.message` of an OpenRouter error body, if it has that shape.
+fn error_message(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Inner {
+        message: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Outer {
+        error: Inner,
+    }
+    serde_json::from_slice::<Outer>(body).ok()?.error.message
+}
+
+/// Statuses every endpoint may answer.
+fn status_error(status: StatusCode) -> Error {
+    match status.as_u16() {
+        401 => Error::KeyInvalid,
+        403 => Error::Forbidden,
+        405 => Error::MethodNotAllowed,
+        429 => Error::RateLimited,
+        500..=599 => Error::ServiceError {
+            status: status.as_u16(),
+        },
+        other => Error::UnexpectedStatus { status: other },
+    }
+}
+
+/// A key goes into an `Authorization` header and the keychain: printable
+/// ASCII without spaces, of a sane length.
+fn is_plausible_key(key: &str) -> bool {
+    (16..=512).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Sorts a transport failure into the cause a user can act on.
+fn classify(error: &reqwest::Error) -> Error {
+    if error.is_timeout() {
+        return Error::Timeout;
+    }
+    let mut source: Option<&dyn std::error::Error> = error.source();
+    let mut cause = NetworkCause::Other;
+    while let Some(current) = source {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => cause = NetworkCause::Refused,
+                std::io::ErrorKind::TimedOut => return Error::Timeout,
+                _ => {}
+            }
+        }
+        let text = current.to_string().to_ascii_lowercase();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            cause = NetworkCause::Dns;
+        } else if text.contains("certificate")
+            || text.contains("tls")
+            || text.contains("handshake")
+            || text.contains("invalid peer")
+        {
+            cause = NetworkCause::Tls;
+        }
+        source = current.source();
+    }
+    Error::Unreachable(cause)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Attribution;
+
+    fn client() -> OpenRouterClient {
+        OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap()
+    }
+
+    #[test]
+    fn consent_url_carries_every_parameter_encoded() {
+        let state = CsrfToken::new("st&te=1");
+        let url = client().consent_url(&ConsentRequest {
+            callback_url: Some("http://127.0.0.1:4321/callback"),
+            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            state: Some(&state),
+            key_label: Some("My app on höst & co"),
+            limit_usd: Some(12.5),
+        });
+        assert_eq!(url.origin().ascii_serialization(), "https://openrouter.ai");
+        assert_eq!(url.path(), "/auth");
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        assert_eq!(
+            pairs,
+            vec![
+                (
+                    "callback_url".into(),
+                    "http://127.0.0.1:4321/callback".into()
+                ),
+                (
+                    "code_challenge".into(),
+                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()
+                ),
+                ("code_challenge_method".into(), "S256".into()),
+                ("state".into(), "st&te=1".into()),
+                ("key_label".into(), "My app on höst & co".into()),
+                ("limit".into(), "12.5".into()),
+            ]
+        );
+        assert!(
+            !url.as_str().contains("st&te"),
+            "the state is encoded: {url}"
+        );
+    }
+
+    #[test]
+    fn headless_consent_url_has_no_callback() {
+        let url = client().consent_url(&ConsentRequest {
+            callback_url: None,
+            code_challenge: "abc",
+            state: None,
+            key_label: None,
+            limit_usd: None,
+        });
+        let names: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        assert_eq!(names, ["code_challenge", "code_challenge_method"]);
+    }
+
+    #[test]
+    fn key_info_tolerates_nulls_and_unknown_fields() {
+        let info: KeyInfo = serde_json::from_str(
+            r#"{"label": null, "limit": null, "usage": 1.25, "is_free_tier": null,
+                "expires_at": "2027-01-01T00:00:00Z", "rate_limit": {"requests": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(info.usage, Some(1.25));
+        assert_eq!(info.limit, None);
+        assert!(!info.is_free_tier);
+        assert_eq!(info.expires_at.as_deref(), Some("2027-01-01T00:00:00Z"));
+        let json = serde_json::to_value(&info).unwrap();
+        assert!(json.get("isFreeTier").is_some(), "{json}");
+    }
+
+    #[test]
+    fn plausible_keys() {
+        assert!(is_plausible_key("sk-or-v1-0123456789abcdef"));
+        assert!(!is_plausible_key(""));
+        assert!(!is_plausible_key("sk-or-v1-with space in it"));
+        assert!(!is_plausible_key("sk-or-v1-line\nbreak-0000"));
+    }
+}

@@ -1,0 +1,182 @@
+//! Where OpenRouter is and how the app introduces itself to it.
+
+use std::time::Duration;
+
+use url::{Host, Url};
+
+use crate::error::Error;
+
+/// OpenRouter itself.
+pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai";
+
+/// Points the app at another OpenRouter, such as the fake one the tests and
+/// the offline sandbox run.
+pub const BASE_URL_ENV: &str = "OPENROUTER_BASE_URL";
+
+/// How the app names itself on its API requests. OpenRouter credits usage
+/// to the app through these headers and takes the title shown on its
+/// consent page for an https callback domain from them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attribution {
+    /// Sent as `HTTP-Referer`: the app's public URL.
+    pub app_url: Option<String>,
+    /// Sent as `X-OpenRouter-Title`: the app's name.
+    pub app_title: Option<String>,
+}
+
+/// Everything the OpenRouter client needs to know.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    base_url: Url,
+    /// Limit on establishing a connection; a dead network fails fast.
+    pub connect_timeout: Duration,
+    /// Limit on a whole request, answer included.
+    pub timeout: Duration,
+    /// The largest answer read; a valid one is a few hundred bytes.
+    pub max_response_bytes: usize,
+    pub attribution: Attribution,
+}
+
+impl ClientConfig {
+    /// OpenRouter itself, with the usual limits.
+    pub fn new(attribution: Attribution) -> Self {
+        Self::with_base_url(
+            Url::parse(DEFAULT_BASE_URL).expect("the default URL is valid"),
+            attribution,
+        )
+    }
+
+    fn with_base_url(base_url: Url, attribution: Attribution) -> Self {
+        Self {
+            base_url,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_response_bytes: 1 << 20,
+            attribution,
+        }
+    }
+
+    /// A checked base URL instead of OpenRouter's: https, or plain http on a
+    /// loopback address only (the key and code travel in these requests).
+    pub fn with_base(base_url: &str, attribution: Attribution) -> Result<Self, Error> {
+        Ok(Self::with_base_url(parse_base_url(base_url)?, attribution))
+    }
+
+    /// OpenRouter, or the base URL in `OPENROUTER_BASE_URL` when it is set
+    /// and not empty.
+    pub fn from_env(attribution: Attribution) -> Result<Self, Error> {
+        match std::env::var(BASE_URL_ENV) {
+            Ok(value) if !value.trim().is_empty() => Self::with_base(value.trim(), attribution),
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(Self::new(attribution)),
+            Err(std::env::VarError::NotUnicode(_)) => Err(Error::InvalidBaseUrl),
+        }
+    }
+
+    /// The base URL, always ending in `/` so that endpoints join below it.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// True unless the app talks to something other than OpenRouter: a UI
+    /// shows that loudly.
+    pub fn is_default_base_url(&self) -> bool {
+        self.base_url.as_str() == format!("{DEFAULT_BASE_URL}/")
+    }
+}
+
+/// Checks and normalizes a base URL.
+pub fn parse_base_url(input: &str) -> Result<Url, Error> {
+    let mut url = Url::parse(input).map_err(|_| Error::InvalidBaseUrl)?;
+    if url.cannot_be_a_base()
+        || url.host().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(Error::InvalidBaseUrl);
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(url.host()) => {}
+        "http" => return Err(Error::InsecureBaseUrl),
+        _ => return Err(Error::InvalidBaseUrl),
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// 127.0.0.0/8, ::1 and the name `localhost`.
+pub(crate) fn is_loopback_host(host: Option<Host<&str>>) -> bool {
+    match host {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_https_and_loopback_http() {
+        for ok in [
+            "https://openrouter.ai",
+            "https://example.com/prefix",
+            "http://127.0.0.1:8080",
+            "http://127.5.6.7",
+            "http://[::1]:9000/",
+            "http://localhost:3000",
+        ] {
+            let url = parse_base_url(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert!(url.path().ends_with('/'), "{url}");
+        }
+        assert_eq!(
+            parse_base_url("https://example.com/prefix")
+                .unwrap()
+                .as_str(),
+            "https://example.com/prefix/"
+        );
+    }
+
+    #[test]
+    fn refuses_plain_http_elsewhere_and_other_schemes() {
+        assert_eq!(
+            parse_base_url("http://openrouter.ai"),
+            Err(Error::InsecureBaseUrl)
+        );
+        assert_eq!(
+            parse_base_url("http://10.0.0.1:80"),
+            Err(Error::InsecureBaseUrl)
+        );
+        assert_eq!(
+            parse_base_url("http://localhost.evil.example"),
+            Err(Error::InsecureBaseUrl)
+        );
+        for bad in [
+            "ftp://openrouter.ai",
+            "file:///etc/passwd",
+            "openrouter.ai",
+            "https://user:pw@openrouter.ai",
+            "https://openrouter.ai/?x=1",
+            "https://openrouter.ai/#frag",
+            "",
+        ] {
+            assert_eq!(parse_base_url(bad), Err(Error::InvalidBaseUrl), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_is_openrouter() {
+        let config = ClientConfig::new(Attribution::default());
+        assert_eq!(config.base_url().as_str(), "https://openrouter.ai/");
+        assert!(config.is_default_base_url());
+        let other = ClientConfig::with_base("http://127.0.0.1:1", Attribution::default()).unwrap();
+        assert!(!other.is_default_base_url());
+    }
+}

@@ -1,0 +1,535 @@
+//! The connect state machine: one flow at a time, from Connect to a stored
+//! key or a clear failure.
+//!
+//! ```text
+//! Disconnected/Connected ─connect─▶ AwaitingCallback ─answer─▶ Exchanging ─▶ Connected
+//!                                        │ cancel, deadline, denial          │ any failure
+//!                                        ▼                                   ▼
+//!                          Disconnected/Connected or Failed               Failed
+//! ```
+//!
+//! The key stored before a flow stays stored until the flow's new key has
+//! been saved, so a failed reconnect loses nothing. The listener of a flow
+//! is closed before its end is published.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::sync::{oneshot, watch};
+
+use crate::callback::{Arrival, Gate};
+use crate::client::{ChatReply, ConsentRequest, KeyInfo, OpenRouterClient};
+use crate::error::{Error, ErrorView};
+use crate::loopback::{Loopback, LoopbackConfig};
+use crate::pkce::{Pkce, generate_state};
+use crate::secret::AuthCode;
+use crate::store::{KeyMeta, KeyStore, StoredKey};
+
+/// How long a flow waits for the browser by default. Signing up for a new
+/// OpenRouter account, e-mail confirmation included, takes minutes.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15 * 60);
+
+/// The longest key label accepted.
+const MAX_LABEL_CHARS: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct FlowConfig {
+    /// How long a flow waits for the browser's answer.
+    pub deadline: Duration,
+    pub loopback: LoopbackConfig,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        Self {
+            deadline: DEFAULT_DEADLINE,
+            loopback: LoopbackConfig::default(),
+        }
+    }
+}
+
+/// What the user chose before connecting.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectOptions {
+    /// The label of the new key on OpenRouter.
+    pub key_label: Option<String>,
+    /// A credit limit in USD for the new key.
+    pub limit_usd: Option<f64>,
+}
+
+impl ConnectOptions {
+    fn validate(&self) -> Result<(), Error> {
+        if let Some(limit) = self.limit_usd {
+            if !limit.is_finite() || limit < 0.0 {
+                return Err(Error::InvalidOption(
+                    "The spending limit must be a number of dollars, zero or more.",
+                ));
+            }
+        }
+        if let Some(label) = &self.key_label {
+            if label.trim().is_empty()
+                || label.chars().count() > MAX_LABEL_CHARS
+                || label.chars().any(char::is_control)
+            {
+                return Err(Error::InvalidOption(
+                    "The key label must be one line of 1 to 100 characters.",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the flow is, as a UI shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(
+    tag = "state",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum FlowState {
+    Disconnected,
+    AwaitingCallback {
+        /// The consent page; open it again, or copy it.
+        auth_url: String,
+        callback_url: String,
+        expires_at_ms: u64,
+    },
+    Exchanging,
+    Connected,
+    Failed {
+        error: ErrorView,
+    },
+}
+
+/// The public view of the connection: the flow's state and the stored
+/// key's description, which stays through a reconnect until replaced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    #[serde(flatten)]
+    pub state: FlowState,
+    pub key: Option<KeyMeta>,
+}
+
+enum Phase {
+    Idle,
+    Awaiting {
+        auth_url: String,
+        callback_url: String,
+        expires_at_ms: u64,
+        cancel: Option<oneshot::Sender<()>>,
+    },
+    Exchanging,
+    Failed(Error),
+}
+
+struct Machine {
+    phase: Phase,
+    key: Option<KeyMeta>,
+    /// Numbers flows, so that a late end of an old flow changes nothing.
+    generation: u64,
+}
+
+impl Machine {
+    fn status(&self) -> Status {
+        let state = match &self.phase {
+            Phase::Idle if self.key.is_some() => FlowState::Connected,
+            Phase::Idle => FlowState::Disconnected,
+            Phase::Awaiting {
+                auth_url,
+                callback_url,
+                expires_at_ms,
+                ..
+            } => FlowState::AwaitingCallback {
+                auth_url: auth_url.clone(),
+                callback_url: callback_url.clone(),
+                expires_at_ms: *expires_at_ms,
+            },
+            Phase::Exchanging => FlowState::Exchanging,
+            Phase::Failed(error) => FlowState::Failed {
+                error: error.view(),
+            },
+        };
+        Status {
+            state,
+            key: self.key.clone(),
+        }
+    }
+}
+
+struct Inner {
+    client: OpenRouterClient,
+    store: Arc<dyn KeyStore>,
+    config: FlowConfig,
+    machine: Mutex<Machine>,
+    status: watch::Sender<Status>,
+    /// Serializes connect and disconnect, so two clicks make one flow.
+    starting: tokio::sync::Mutex<()>,
+}
+
+/// The connection to OpenRouter: cheap to clone, one per app.
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    /// Reads the stored key's record once; a store that can't be read
+    /// starts the connector in `Failed` with the reason.
+    pub fn new(client: OpenRouterClient, store: Arc<dyn KeyStore>, config: FlowConfig) -> Self {
+        let (phase, key) = match store.load() {
+            Ok(record) => (Phase::Idle, record.map(|r| r.meta)),
+            Err(error) => (Phase::Failed(error), None),
+        };
+        let machine = Machine {
+            phase,
+            key,
+            generation: 0,
+        };
+        let (status, _) = watch::channel(machine.status());
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                store,
+                config,
+                machine: Mutex::new(machine),
+                status,
+                starting: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    pub fn client(&self) -> &OpenRouterClient {
+        &self.inner.client
+    }
+
+    pub fn status(&self) -> Status {
+        self.inner.lock().status()
+    }
+
+    /// Every change of [`Status`], for a UI to follow.
+    pub fn subscribe(&self) -> watch::Receiver<Status> {
+        self.inner.status.subscribe()
+    }
+
+    /// Starts a flow: listens on loopback and returns the status with the
+    /// consent page's URL, for the caller to open in the system browser.
+    /// While a flow waits, it returns that flow's status again (the same
+    /// URL) instead of starting a second one.
+    pub async fn connect(&self, options: ConnectOptions) -> Result<Status, Error> {
+        let _starting = self.inner.starting.lock().await;
+        {
+            let machine = self.inner.lock();
+            match machine.phase {
+                Phase::Awaiting { .. } => return Ok(machine.status()),
+                Phase::Exchanging => return Err(Error::Busy),
+                Phase::Idle | Phase::Failed(_) => {}
+            }
+        }
+        options.validate()?;
+        match self.start(options).await {
+            Ok(status) => Ok(status),
+            Err(error) => {
+                let mut machine = self.inner.lock();
+                machine.generation += 1;
+                machine.phase = Phase::Failed(error.clone());
+                self.inner.publish(&machine);
+                Err(error)
+            }
+        }
+    }
+
+    async fn start(&self, options: ConnectOptions) -> Result<Status, Error> {
+        let pkce = Pkce::generate()?;
+        let state = generate_state()?;
+        let (gate, arrival) = Gate::new(state.clone());
+        let loopback = Loopback::bind(&self.inner.config.loopback, Arc::new(gate)).await?;
+        let callback_url = loopback.callback_url();
+        let auth_url = self
+            .inner
+            .client
+            .consent_url(&ConsentRequest {
+                callback_url: Some(&callback_url),
+                code_challenge: pkce.challenge(),
+                state: Some(&state),
+                key_label: options.key_label.as_deref(),
+                limit_usd: options.limit_usd,
+            })
+            .to_string();
+        let deadline = self.inner.config.deadline;
+        let (cancel, cancelled) = oneshot::channel();
+        let generation = {
+            let mut machine = self.inner.lock();
+            machine.generation += 1;
+            machine.phase = Phase::Awaiting {
+                auth_url,
+                callback_url,
+                expires_at_ms: now_ms().saturating_add(deadline.as_millis() as u64),
+                cancel: Some(cancel),
+            };
+            self.inner.publish(&machine);
+            machine.generation
+        };
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let flow = Flow {
+                inner,
+                generation,
+                pkce,
+                options,
+            };
+            flow.run(loopback, arrival, cancelled, deadline).await;
+        });
+        Ok(self.status())
+    }
+
+    /// Ends a waiting flow and returns once its listener is closed. The
+    /// stored key, if any, stays.
+    pub async fn cancel(&self) -> Result<(), Error> {
+        let mut changes = self.subscribe();
+        {
+            let mut machine = self.inner.lock();
+            match &mut machine.phase {
+                Phase::Awaiting { cancel, .. } => {
+                    if let Some(cancel) = cancel.take() {
+                        let _ = cancel.send(());
+                    }
+                }
+                Phase::Exchanging => return Err(Error::Busy),
+                Phase::Idle | Phase::Failed(_) => return Err(Error::NoFlow),
+            }
+        }
+        let _ = changes
+            .wait_for(|status| !matches!(status.state, FlowState::AwaitingCallback { .. }))
+            .await;
+        Ok(())
+    }
+
+    /// Forgets the key locally and returns its description, whose
+    /// `key_sha256` names the page where the user revokes it: a user key
+    /// cannot revoke itself through the API.
+    pub async fn disconnect(&self) -> Result<Option<KeyMeta>, Error> {
+        let _starting = self.inner.starting.lock().await;
+        match self.cancel().await {
+            Ok(()) | Err(Error::NoFlow) => {}
+            Err(error) => return Err(error),
+        }
+        let store = self.inner.store.clone();
+        blocking(move || store.clear()).await?;
+        let mut machine = self.inner.lock();
+        let forgotten = machine.key.take();
+        machine.phase = Phase::Idle;
+        self.inner.publish(&machine);
+        Ok(forgotten)
+    }
+
+    /// What OpenRouter says about the stored key now.
+    pub async fn key_info(&self) -> Result<KeyInfo, Error> {
+        let record = self.stored_key().await?;
+        self.inner.client.key_info(&record.key).await
+    }
+
+    /// Sends one tiny chat request with the stored key.
+    pub async fn test_request(&self, model: &str, prompt: &str) -> Result<ChatReply, Error> {
+        let record = self.stored_key().await?;
+        self.inner.client.chat(&record.key, model, prompt).await
+    }
+
+    async fn stored_key(&self) -> Result<StoredKey, Error> {
+        let store = self.inner.store.clone();
+        blocking(move || store.load())
+            .await?
+            .ok_or(Error::NotConnected)
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Machine> {
+        self.machine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, machine: &Machine) {
+        self.status.send_replace(machine.status());
+    }
+
+    /// Moves the flow `generation` on, unless a newer flow replaced it.
+    fn advance(&self, generation: u64, phase: Phase, key: Option<KeyMeta>) {
+        let mut machine = self.lock();
+        if machine.generation != generation {
+            return;
+        }
+        machine.phase = phase;
+        if key.is_some() {
+            machine.key = key;
+        }
+        self.publish(&machine);
+    }
+}
+
+/// One running flow, owned by its task.
+struct Flow {
+    inner: Arc<Inner>,
+    generation: u64,
+    pkce: Pkce,
+    options: ConnectOptions,
+}
+
+impl Flow {
+    async fn run(
+        self,
+        loopback: Loopback,
+        arrival: oneshot::Receiver<Arrival>,
+        cancelled: oneshot::Receiver<()>,
+        deadline: Duration,
+    ) {
+        let arrival = tokio::select! {
+            arrival = arrival => arrival.ok(),
+            _ = cancelled => None,
+            _ = tokio::time::sleep(deadline) => {
+                loopback.close().await;
+                tracing::info!("connect flow timed out");
+                return self.end(Err(Error::TimedOut));
+            }
+        };
+        let Some(Arrival { result, outcome }) = arrival else {
+            loopback.close().await;
+            tracing::info!("connect flow cancelled");
+            return self.end(Err(Error::Cancelled));
+        };
+        let result = match result {
+            Ok(code) => {
+                self.inner.advance(self.generation, Phase::Exchanging, None);
+                self.exchange_and_store(code).await
+            }
+            Err(denied) => Err(denied),
+        };
+        let _ = outcome.send(result.as_ref().map(|_| ()).map_err(Clone::clone));
+        loopback.close().await;
+        match &result {
+            Ok(_) => tracing::info!("connect flow finished: key stored"),
+            Err(error) => tracing::info!(code = error.code(), "connect flow failed"),
+        }
+        self.end(result);
+    }
+
+    async fn exchange_and_store(&self, code: AuthCode) -> Result<KeyMeta, Error> {
+        let exchanged = self
+            .inner
+            .client
+            .exchange(&code, self.pkce.verifier())
+            .await?;
+        drop(code);
+        let meta = KeyMeta {
+            masked: exchanged.key.masked(),
+            label: self.options.key_label.clone(),
+            limit: self.options.limit_usd,
+            user_id: exchanged.user_id,
+            connected_at_ms: now_ms(),
+            key_sha256: exchanged.key.sha256_hex(),
+        };
+        let record = StoredKey {
+            key: exchanged.key,
+            meta: meta.clone(),
+        };
+        let store = self.inner.store.clone();
+        blocking(move || store.save(&record)).await?;
+        Ok(meta)
+    }
+
+    fn end(self, result: Result<KeyMeta, Error>) {
+        let (phase, key) = match result {
+            Ok(meta) => (Phase::Idle, Some(meta)),
+            Err(Error::Cancelled) => (Phase::Idle, None),
+            Err(error) => (Phase::Failed(error), None),
+        };
+        self.inner.advance(self.generation, phase, key);
+    }
+}
+
+/// Runs a store call off the async threads.
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|_| Error::Storage("the storage task stopped unexpectedly.".to_owned()))?
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_checked() {
+        let ok = ConnectOptions {
+            key_label: Some("My app on host".into()),
+            limit_usd: Some(0.0),
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        for bad in [
+            ConnectOptions {
+                limit_usd: Some(-1.0),
+                ..Default::default()
+            },
+            ConnectOptions {
+                limit_usd: Some(f64::NAN),
+                ..Default::default()
+            },
+            ConnectOptions {
+                limit_usd: Some(f64::INFINITY),
+                ..Default::default()
+            },
+            ConnectOptions {
+                key_label: Some("  ".into()),
+                ..Default::default()
+            },
+            ConnectOptions {
+                key_label: Some("two\nlines".into()),
+                ..Default::default()
+            },
+            ConnectOptions {
+                key_label: Some("x".repeat(101)),
+                ..Default::default()
+            },
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(Error::InvalidOption(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_serializes_flat_with_a_state_tag() {
+        let status = Status {
+            state: FlowState::AwaitingCallback {
+                auth_url: "https://openrouter.ai/auth?x".into(),
+                callback_url: "http://127.0.0.1:1/callback".into(),
+                expires_at_ms: 5,
+            },
+            key: None,
+        };
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["state"], "awaitingCallback");
+        assert_eq!(json["authUrl"], "https://openrouter.ai/auth?x");
+        assert_eq!(json["expiresAtMs"], 5);
+        assert!(json["key"].is_null());
+    }
+}

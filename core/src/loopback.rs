@@ -1,0 +1,462 @@
+//! The loopback listener: a small HTTP server on `127.0.0.1` that lives
+//! only as long as one flow and waits for the browser to come back.
+//!
+//! It is reachable by every local process and by every web page the user
+//! opens, so it is strict: one path, one method, the right `Host`, the
+//! right `state`; bounded headers, time and connections. A stray request
+//! gets a 4xx page and leaves the flow waiting.
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::JoinSet;
+
+use crate::callback::{Gate, parse_query};
+use crate::error::Error;
+use crate::page::{HEADERS, Page};
+
+/// The path OpenRouter sends the browser back to.
+pub const CALLBACK_PATH: &str = "/callback";
+
+/// Limits and names for the listener.
+#[derive(Debug, Clone)]
+pub struct LoopbackConfig {
+    /// A port to try first (a firewall rule may name it); when it is busy
+    /// the listener takes an ephemeral one and the callback URL says so.
+    pub preferred_port: Option<u16>,
+    /// The app's name on the pages the browser shows.
+    pub app_name: String,
+    /// Time a client has to send its request headers.
+    pub header_timeout: Duration,
+    /// Longest life of one connection, the wait for the exchange included.
+    pub connection_lifetime: Duration,
+    /// Connections served at once; more wait in the kernel's queue.
+    pub max_connections: usize,
+    /// Largest request head read (hyper's minimum is 8 KiB).
+    pub max_request_bytes: usize,
+}
+
+impl Default for LoopbackConfig {
+    fn default() -> Self {
+        Self {
+            preferred_port: None,
+            app_name: "the app".to_owned(),
+            header_timeout: Duration::from_secs(10),
+            connection_lifetime: Duration::from_secs(90),
+            max_connections: 32,
+            max_request_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// A running listener. Dropping it closes the port as well, but without
+/// waiting; [`Loopback::close`] returns once the port is closed.
+#[derive(Debug)]
+pub struct Loopback {
+    port: u16,
+    stop: Option<oneshot::Sender<()>>,
+    closed: Option<oneshot::Receiver<()>>,
+}
+
+impl Loopback {
+    /// Listens on `127.0.0.1` and hands answers to `gate`.
+    pub(crate) async fn bind(config: &LoopbackConfig, gate: Arc<Gate>) -> Result<Self, Error> {
+        let listener = bind_listener(config.preferred_port)
+            .await
+            .map_err(|e| Error::Listen(e.to_string()))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| Error::Listen(e.to_string()))?
+            .port();
+        let (stop, stop_rx) = oneshot::channel();
+        let (closed_tx, closed) = oneshot::channel();
+        let server = Server {
+            config: config.clone(),
+            gate,
+            port,
+        };
+        tokio::spawn(server.run(listener, stop_rx, closed_tx));
+        tracing::debug!(port, "loopback listener started");
+        Ok(Self {
+            port,
+            stop: Some(stop),
+            closed: Some(closed),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The `callback_url` for the consent page; it names the port bound.
+    pub fn callback_url(&self) -> String {
+        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
+    }
+
+    /// Stops accepting and returns once the port is closed. A page being
+    /// written gets a moment to finish.
+    pub async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(closed) = self.closed.take() {
+            let _ = closed.await;
+        }
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn bind_listener(preferred: Option<u16>) -> std::io::Result<TcpListener> {
+    if let Some(port) = preferred.filter(|p| *p != 0) {
+        match TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) => {
+                tracing::info!(port, error = %e, "preferred port busy, using an ephemeral one")
+            }
+        }
+    }
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+}
+
+struct Server {
+    config: LoopbackConfig,
+    gate: Arc<Gate>,
+    port: u16,
+}
+
+impl Server {
+    async fn run(
+        self,
+        listener: TcpListener,
+        mut stop: oneshot::Receiver<()>,
+        closed: oneshot::Sender<()>,
+    ) {
+        let this = Arc::new(self);
+        let permits = Arc::new(Semaphore::new(this.config.max_connections));
+        let mut connections = JoinSet::new();
+        loop {
+            // Wait for a free slot before accepting, so a flood of idle
+            // connections queues in the kernel instead of growing here.
+            let permit = tokio::select! {
+                _ = &mut stop => break,
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let stream = tokio::select! {
+                _ = &mut stop => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off.
+                        tracing::warn!(error = %e, "loopback accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            while connections.try_join_next().is_some() {}
+            let this = this.clone();
+            connections.spawn(async move {
+                let _permit = permit;
+                let lifetime = this.config.connection_lifetime;
+                let _ = tokio::time::timeout(lifetime, this.serve(stream)).await;
+            });
+        }
+        drop(listener);
+        let _ = closed.send(());
+        tracing::debug!(port = this.port, "loopback listener closed");
+        // The page of the answer that ended the flow may still be on its way.
+        let drain = async { while connections.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+        connections.abort_all();
+    }
+
+    /// Reads the request head under this listener's limits, then lets
+    /// hyper parse and answer it. Reading the head here, rather than with
+    /// hyper's own timer, lets a slow or oversized request get a 4xx
+    /// answer instead of a silent close.
+    async fn serve(self: Arc<Self>, mut stream: TcpStream) {
+        let head = read_head(
+            &mut stream,
+            self.config.max_request_bytes,
+            self.config.header_timeout,
+        )
+        .await;
+        let head = match head {
+            Ok(head) => head,
+            Err(HeadError::Closed) => return,
+            Err(refusal) => {
+                tracing::info!(status = refusal.status(), "loopback turned a request away");
+                let answer = format!(
+                    "HTTP/1.1 {} {}\r\nConnection: close\r\nContent-Length: 0\r\n\
+                     Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\r\n",
+                    refusal.status(),
+                    refusal.reason(),
+                );
+                let write = async {
+                    stream.write_all(answer.as_bytes()).await?;
+                    stream.shutdown().await
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+                return;
+            }
+        };
+        let service = {
+            let this = self.clone();
+            service_fn(move |request| {
+                let this = this.clone();
+                async move { Ok::<_, Infallible>(this.answer(request).await) }
+            })
+        };
+        let io = Prefixed {
+            prefix: head,
+            position: 0,
+            inner: stream,
+        };
+        let _ = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .max_buf_size(self.config.max_request_bytes.max(8192))
+            .keep_alive(false)
+            .serve_connection(TokioIo::new(io), service)
+            .await;
+    }
+
+    async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let page = self.route(&request).await;
+        if !page.status.is_success() {
+            // Path only: the query may hold a code.
+            tracing::info!(
+                status = page.status.as_u16(),
+                method = %request.method(),
+                path = %truncate(request.uri().path(), 64),
+                "loopback turned a request away"
+            );
+        }
+        let mut response = Response::new(Full::new(Bytes::from(page.html(&self.config.app_name))));
+        *response.status_mut() = page.status;
+        let headers = response.headers_mut();
+        for (name, value) in HEADERS {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        if page.status == StatusCode::METHOD_NOT_ALLOWED {
+            headers.insert(hyper::header::ALLOW, HeaderValue::from_static("GET"));
+        }
+        response
+    }
+
+    async fn route(&self, request: &Request<Incoming>) -> Page {
+        if request.uri().path() != CALLBACK_PATH {
+            return Page::new(
+                StatusCode::NOT_FOUND,
+                "Nothing here",
+                "This address only receives OpenRouter's answer.",
+            );
+        }
+        if request.method() != Method::GET {
+            return Page::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Not accepted",
+                "This address only receives OpenRouter's answer.",
+            );
+        }
+        if !self.host_is_ours(request) {
+            // A page on another origin that reached us through a DNS name
+            // pointing at 127.0.0.1 shows its own name here.
+            return Page::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "Not accepted",
+                "This address only receives OpenRouter's answer.",
+            );
+        }
+        let callback = match parse_query(request.uri().query().unwrap_or("")) {
+            Ok(callback) => callback,
+            Err(e) => {
+                return Page::new(
+                    StatusCode::BAD_REQUEST,
+                    "This answer is not valid",
+                    e.to_string(),
+                );
+            }
+        };
+        let outcome = match self.gate.offer(callback) {
+            Ok(outcome) => outcome,
+            Err(Error::NoFlow) => {
+                return Page::new(
+                    StatusCode::CONFLICT,
+                    "Already handled",
+                    "This connection attempt has already received its answer.",
+                );
+            }
+            Err(e) => {
+                return Page::new(
+                    StatusCode::BAD_REQUEST,
+                    "This answer does not belong here",
+                    format!("{e} {}", e.next_step()),
+                );
+            }
+        };
+        match outcome.await {
+            Ok(Ok(())) => Page::new(
+                StatusCode::OK,
+                "Connected to OpenRouter",
+                format!("{} now has its own OpenRouter key.", self.config.app_name),
+            ),
+            Ok(Err(e)) => Page::new(
+                StatusCode::OK,
+                "Not connected",
+                format!("{e} {}", e.next_step()),
+            ),
+            Err(_) => Page::new(
+                StatusCode::OK,
+                "Not connected",
+                "The connection attempt ended in the app before this answer could be used.",
+            ),
+        }
+    }
+
+    fn host_is_ours(&self, request: &Request<Incoming>) -> bool {
+        let Some(host) = request
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+        else {
+            return false;
+        };
+        host == format!("127.0.0.1:{}", self.port) || host == format!("localhost:{}", self.port)
+    }
+}
+
+/// Why a request head was not read.
+#[derive(Debug, PartialEq, Eq)]
+enum HeadError {
+    /// The client went away; nothing to answer.
+    Closed,
+    Slow,
+    TooLarge,
+}
+
+impl HeadError {
+    fn status(&self) -> u16 {
+        match self {
+            HeadError::Slow => 408,
+            HeadError::TooLarge | HeadError::Closed => 431,
+        }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            HeadError::Slow => "Request Timeout",
+            HeadError::TooLarge | HeadError::Closed => "Request Header Fields Too Large",
+        }
+    }
+}
+
+/// Reads up to and including the blank line that ends a request head.
+async fn read_head(
+    stream: &mut TcpStream,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, HeadError> {
+    let mut head = Vec::with_capacity(1024);
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .map_err(|_| HeadError::Closed)?;
+            if n == 0 {
+                return Err(HeadError::Closed);
+            }
+            let searched_from = head.len().saturating_sub(3);
+            head.extend_from_slice(&chunk[..n]);
+            if head[searched_from..].windows(4).any(|w| w == b"\r\n\r\n") {
+                return Ok(());
+            }
+            if head.len() > limit {
+                return Err(HeadError::TooLarge);
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(())) => Ok(head),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(HeadError::Slow),
+    }
+}
+
+/// A stream whose first bytes were already read: hyper reads them again
+/// from `prefix`, then from the socket.
+struct Prefixed {
+    prefix: Vec<u8>,
+    position: usize,
+    inner: TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.position < self.prefix.len() {
+            let rest = &self.prefix[self.position..];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            self.position += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
+}

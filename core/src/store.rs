@@ -1,0 +1,110 @@
+//! Where a connected key is kept, behind a trait small enough that the
+//! core never learns what holds it: the desktop app's encrypted vault, or
+//! memory.
+
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::secret::ApiKey;
+
+/// What may be known about a stored key without the key itself: safe to
+/// show, log and keep in plaintext.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyMeta {
+    /// `sk-or-v1-…abcd`.
+    pub masked: String,
+    /// The label asked for at consent.
+    pub label: Option<String>,
+    /// The spending limit asked for at consent, in USD.
+    pub limit: Option<f64>,
+    pub user_id: Option<String>,
+    /// When the key was stored, in milliseconds since the Unix epoch.
+    pub connected_at_ms: u64,
+    /// SHA-256 of the key in hex: names the key's page on OpenRouter,
+    /// where it is revoked, and does not reveal the key.
+    pub key_sha256: String,
+}
+
+/// A key and what is known about it.
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub key: ApiKey,
+    pub meta: KeyMeta,
+}
+
+/// Keeps at most one key.
+///
+/// Implementations must replace the record atomically: after a crash at
+/// any point of `save`, `load` returns the old record or the new one.
+/// Calls may block (files, keychains); the flow runs them off the async
+/// threads. Error messages must not contain the key.
+pub trait KeyStore: Send + Sync + 'static {
+    fn load(&self) -> Result<Option<StoredKey>, Error>;
+    fn save(&self, record: &StoredKey) -> Result<(), Error>;
+    fn clear(&self) -> Result<(), Error>;
+}
+
+/// A store that lives as long as the process: for apps that ask again on
+/// every start, and for tests.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    record: Mutex<Option<StoredKey>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl KeyStore for MemoryStore {
+    fn load(&self) -> Result<Option<StoredKey>, Error> {
+        Ok(self
+            .record
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone())
+    }
+
+    fn save(&self, record: &StoredKey) -> Result<(), Error> {
+        *self.record.lock().unwrap_or_else(|p| p.into_inner()) = Some(record.clone());
+        Ok(())
+    }
+
+    fn clear(&self) -> Result<(), Error> {
+        *self.record.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_round_trip() {
+        let store = MemoryStore::new();
+        assert!(store.load().unwrap().is_none());
+        let key = ApiKey::new("sk-or-v1-0123456789abcdef0123");
+        let record = StoredKey {
+            meta: KeyMeta {
+                masked: key.masked(),
+                label: Some("l".into()),
+                limit: None,
+                user_id: None,
+                connected_at_ms: 1,
+                key_sha256: key.sha256_hex(),
+            },
+            key,
+        };
+        store.save(&record).unwrap();
+        let loaded = store.load().unwrap().unwrap();
+        assert_eq!(loaded.key, record.key);
+        assert_eq!(loaded.meta, record.meta);
+        store.clear().unwrap();
+        assert!(store.load().unwrap().is_none());
+    }
+}

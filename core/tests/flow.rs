@@ -1,0 +1,433 @@
+//! The connect flow end to end through the core, against the fake
+//! OpenRouter over real HTTP on loopback, with a scripted browser.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use fake_openrouter::{Browser, Decision, Endpoint, Fault};
+use openrouter_connect_core::{
+    ConnectOptions, Error, FlowConfig, FlowState, KeyStore, MemoryStore, StoredKey,
+};
+
+#[tokio::test]
+async fn approve_stores_the_issued_key_and_closes_the_port() {
+    let Setup {
+        fake,
+        store,
+        connector,
+    } = setup().await;
+    assert_eq!(connector.status().state, FlowState::Disconnected);
+
+    let options = ConnectOptions {
+        key_label: Some("Tests on host".into()),
+        limit_usd: Some(5.0),
+    };
+    let status = connector.connect(options).await.unwrap();
+    let auth_url = auth_url(&status);
+    assert!(
+        auth_url.starts_with(&format!("{}/auth?", fake.url())),
+        "{auth_url}"
+    );
+    let port = callback_port(&status);
+
+    let page = Browser::new().approve(&auth_url).await.unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Connected to OpenRouter"),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["cache-control"], "no-store");
+
+    let status = settled(&connector).await;
+    assert_eq!(status.state, FlowState::Connected);
+    let issued = fake.issued_keys();
+    assert_eq!(issued.len(), 1);
+    let stored = store.load().unwrap().expect("a key is stored");
+    assert_eq!(stored.key.expose_secret(), issued[0].key);
+    let meta = status.key.expect("the status describes the key");
+    assert_eq!(meta, stored.meta);
+    assert_eq!(meta.masked, stored.key.masked());
+    assert_eq!(meta.label.as_deref(), Some("Tests on host"));
+    assert_eq!(meta.limit, Some(5.0));
+    assert_eq!(meta.user_id.as_deref(), Some(issued[0].user_id.as_str()));
+    assert_eq!(issued[0].label, "Tests on host");
+    assert_eq!(issued[0].limit, Some(5.0));
+    assert!(port_is_closed(port).await, "the listener is gone");
+
+    let info = connector.key_info().await.unwrap();
+    assert_eq!(info.label.as_deref(), Some("Tests on host"));
+    assert_eq!(info.limit, Some(5.0));
+}
+
+#[tokio::test]
+async fn deny_fails_with_a_denial_and_keeps_nothing() {
+    let Setup {
+        fake,
+        store,
+        connector,
+    } = setup().await;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&status);
+
+    let page = Browser::new().deny(&auth_url(&status)).await.unwrap();
+    assert!(page.body.contains("Not connected"), "{}", page.body);
+    assert!(
+        page.body.contains("Access was not granted"),
+        "{}",
+        page.body
+    );
+
+    let status = settled(&connector).await;
+    assert_eq!(error_code(&status), "denied");
+    assert!(status.key.is_none());
+    assert!(store.load().unwrap().is_none());
+    assert_eq!(fake.exchange_count(), 0);
+    assert!(port_is_closed(port).await);
+
+    // A retry starts a fresh flow.
+    let retry = connector.connect(ConnectOptions::default()).await.unwrap();
+    Browser::new().approve(&auth_url(&retry)).await.unwrap();
+    assert_eq!(settled(&connector).await.state, FlowState::Connected);
+}
+
+#[tokio::test]
+async fn a_wrong_state_is_turned_away_and_the_right_answer_still_connects() {
+    let Setup {
+        fake, connector, ..
+    } = setup().await;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let browser = Browser::new();
+    let redirect = browser
+        .consent(&auth_url(&status), Decision::Approve)
+        .await
+        .unwrap();
+
+    let mut forged = url::Url::parse(&redirect).unwrap();
+    let pairs: Vec<(String, String)> = forged
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "state" {
+                "forged".to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    let page = browser.visit(forged.as_str()).await.unwrap();
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("did not belong"), "{}", page.body);
+    assert!(matches!(
+        connector.status().state,
+        FlowState::AwaitingCallback { .. }
+    ));
+    assert_eq!(
+        fake.exchange_count(),
+        0,
+        "a forged answer is never exchanged"
+    );
+
+    let page = browser.visit(&redirect).await.unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(settled(&connector).await.state, FlowState::Connected);
+}
+
+#[tokio::test]
+async fn an_expired_code_fails_with_its_own_message() {
+    let Setup {
+        fake,
+        store,
+        connector,
+    } = setup().await;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let browser = Browser::new();
+    let redirect = browser
+        .consent(&auth_url(&status), Decision::Approve)
+        .await
+        .unwrap();
+    fake.advance_clock(Duration::from_secs(11 * 60));
+    let page = browser.visit(&redirect).await.unwrap();
+    assert!(page.body.contains("expired"), "{}", page.body);
+    let status = settled(&connector).await;
+    assert_eq!(error_code(&status), "code-expired");
+    assert!(store.load().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_callback_delivered_twice_is_exchanged_once() {
+    let Setup {
+        fake, connector, ..
+    } = setup().await;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&status);
+    let browser = Browser::new();
+    let redirect = browser
+        .consent(&auth_url(&status), Decision::Approve)
+        .await
+        .unwrap();
+    // The page is slow to answer while the exchange runs: hold it there so
+    // the second delivery arrives while the listener still exists.
+    fake.set_fault(Endpoint::Exchange, Fault::Delay(Duration::from_millis(500)));
+    let first = tokio::spawn({
+        let browser = Browser::new();
+        let redirect = redirect.clone();
+        async move { browser.visit(&redirect).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let second = browser.visit(&redirect).await.unwrap();
+    assert_eq!(second.status, 409, "{}", second.body);
+    assert_eq!(first.await.unwrap().status, 200);
+    assert_eq!(settled(&connector).await.state, FlowState::Connected);
+    assert_eq!(fake.exchange_count(), 1);
+    assert!(port_is_closed(port).await);
+}
+
+#[tokio::test]
+async fn cancel_returns_to_disconnected_and_closes_the_port() {
+    let Setup {
+        fake, connector, ..
+    } = setup().await;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&status);
+    let redirect = Browser::new()
+        .consent(&auth_url(&status), Decision::Approve)
+        .await
+        .unwrap();
+
+    connector.cancel().await.unwrap();
+    assert_eq!(connector.status().state, FlowState::Disconnected);
+    assert!(port_is_closed(port).await);
+    assert!(
+        Browser::new().visit(&redirect).await.is_err(),
+        "nobody answers"
+    );
+    assert_eq!(fake.exchange_count(), 0);
+    assert_eq!(connector.cancel().await, Err(Error::NoFlow));
+}
+
+#[tokio::test]
+async fn the_deadline_ends_a_flow_nobody_answers() {
+    let config = FlowConfig {
+        deadline: Duration::from_millis(300),
+        ..FlowConfig::default()
+    };
+    let Setup { connector, .. } = setup_with(config).await;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&status);
+    let status = settled(&connector).await;
+    assert_eq!(error_code(&status), "timed-out");
+    assert!(port_is_closed(port).await);
+}
+
+#[tokio::test]
+async fn the_default_deadline_is_fifteen_minutes() {
+    let Setup { connector, .. } = setup().await;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let FlowState::AwaitingCallback { expires_at_ms, .. } = status.state else {
+        panic!("not waiting");
+    };
+    let minutes = (expires_at_ms - before) as f64 / 60_000.0;
+    assert!((14.9..=15.1).contains(&minutes), "{minutes}");
+    connector.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_connects_at_once_make_one_flow() {
+    let Setup {
+        fake: _fake,
+        connector,
+        ..
+    } = setup().await;
+    let (a, b) = tokio::join!(
+        connector.connect(ConnectOptions::default()),
+        connector.connect(ConnectOptions::default())
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(auth_url(&a), auth_url(&b));
+    // A third, later, reopens the same page too.
+    let c = connector.connect(ConnectOptions::default()).await.unwrap();
+    assert_eq!(auth_url(&a), auth_url(&c));
+
+    Browser::new().approve(&auth_url(&a)).await.unwrap();
+    assert_eq!(settled(&connector).await.state, FlowState::Connected);
+}
+
+#[tokio::test]
+async fn a_failed_reconnect_keeps_the_old_key() {
+    let Setup {
+        fake,
+        store,
+        connector,
+    } = setup().await;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    Browser::new().approve(&auth_url(&status)).await.unwrap();
+    let first = settled(&connector).await.key.expect("connected");
+    let old_key = store.load().unwrap().unwrap().key;
+
+    fake.set_fault(Endpoint::Exchange, Fault::Status(500));
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    assert_eq!(
+        status.key.as_ref(),
+        Some(&first),
+        "the old key shows while waiting"
+    );
+    let page = Browser::new().approve(&auth_url(&status)).await.unwrap();
+    assert!(page.body.contains("problem on its side"), "{}", page.body);
+
+    let status = settled(&connector).await;
+    assert_eq!(error_code(&status), "service-error");
+    assert_eq!(status.key.as_ref(), Some(&first));
+    assert_eq!(store.load().unwrap().unwrap().key, old_key);
+    fake.clear_fault(Endpoint::Exchange);
+    let reply = connector
+        .test_request("openrouter/auto", "Say hi")
+        .await
+        .unwrap();
+    assert_eq!(reply.content, fake_openrouter::CHAT_REPLY);
+}
+
+/// A store whose saves fail, as a full disk or a locked keychain would.
+#[derive(Default)]
+struct RefusingStore {
+    inner: MemoryStore,
+}
+
+impl KeyStore for RefusingStore {
+    fn load(&self) -> Result<Option<StoredKey>, Error> {
+        self.inner.load()
+    }
+    fn save(&self, _: &StoredKey) -> Result<(), Error> {
+        Err(Error::Storage("the disk is full.".into()))
+    }
+    fn clear(&self) -> Result<(), Error> {
+        self.inner.clear()
+    }
+}
+
+#[tokio::test]
+async fn a_failed_save_is_a_failure_not_a_connection() {
+    let fake = fake_openrouter::FakeOpenRouter::start().await;
+    let store = Arc::new(RefusingStore::default());
+    let connector = with_store(&fake, store.clone(), FlowConfig::default());
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let page = Browser::new().approve(&auth_url(&status)).await.unwrap();
+    assert!(page.body.contains("Not connected"), "{}", page.body);
+    let status = settled(&connector).await;
+    assert_eq!(error_code(&status), "storage");
+    assert!(status.key.is_none());
+}
+
+#[tokio::test]
+async fn disconnect_forgets_the_key_and_names_its_revoke_page() {
+    let Setup {
+        fake,
+        store,
+        connector,
+    } = setup().await;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    Browser::new().approve(&auth_url(&status)).await.unwrap();
+    settled(&connector).await;
+    let key = store.load().unwrap().unwrap().key;
+
+    let forgotten = connector
+        .disconnect()
+        .await
+        .unwrap()
+        .expect("a key was stored");
+    assert_eq!(forgotten.key_sha256, key.sha256_hex());
+    assert_eq!(connector.status().state, FlowState::Disconnected);
+    assert!(store.load().unwrap().is_none());
+    assert_eq!(connector.key_info().await.unwrap_err(), Error::NotConnected);
+    assert_eq!(fake.issued_keys().len(), 1);
+}
+
+#[tokio::test]
+async fn disconnect_while_waiting_ends_the_flow() {
+    let Setup { connector, .. } = setup().await;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&status);
+    assert_eq!(connector.disconnect().await.unwrap(), None);
+    assert_eq!(connector.status().state, FlowState::Disconnected);
+    assert!(port_is_closed(port).await);
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_reported_as_no_longer_valid() {
+    let Setup {
+        fake, connector, ..
+    } = setup().await;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    Browser::new().approve(&auth_url(&status)).await.unwrap();
+    settled(&connector).await;
+    fake.revoke_all_keys();
+    assert_eq!(connector.key_info().await.unwrap_err(), Error::KeyInvalid);
+    assert_eq!(
+        connector
+            .test_request("openrouter/auto", "hi")
+            .await
+            .unwrap_err(),
+        Error::KeyInvalid
+    );
+    assert_eq!(
+        connector.status().state,
+        FlowState::Connected,
+        "the key is kept"
+    );
+}
+
+#[tokio::test]
+async fn a_preferred_port_is_used_when_free_and_replaced_when_busy() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    let free_port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+
+    for (preferred, expect_same) in [(free_port, true), (busy_port, false)] {
+        let mut config = FlowConfig::default();
+        config.loopback.preferred_port = Some(preferred);
+        let Setup { connector, .. } = setup_with(config).await;
+        let status = connector.connect(ConnectOptions::default()).await.unwrap();
+        let port = callback_port(&status);
+        assert_eq!(
+            port == preferred,
+            expect_same,
+            "preferred {preferred}, got {port}"
+        );
+        let auth = url::Url::parse(&auth_url(&status)).unwrap();
+        let callback = auth
+            .query_pairs()
+            .find(|(k, _)| k == "callback_url")
+            .unwrap()
+            .1
+            .into_owned();
+        assert_eq!(callback, format!("http://127.0.0.1:{port}/callback"));
+        connector.cancel().await.unwrap();
+    }
+    drop(busy);
+}
+
+#[tokio::test]
+async fn invalid_options_are_refused_before_anything_listens() {
+    let Setup { connector, .. } = setup().await;
+    let error = connector
+        .connect(ConnectOptions {
+            limit_usd: Some(-5.0),
+            ..ConnectOptions::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "invalid-option");
+    assert_eq!(connector.status().state, FlowState::Disconnected);
+}

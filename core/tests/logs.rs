@@ -1,0 +1,106 @@
+//! Nothing secret reaches a log: a whole flow, with strays, a forged
+//! answer, a failed and a successful exchange, logged at the most verbose
+//! level, and the log searched for the code, the state and the key.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use fake_openrouter::{Browser, Decision, Endpoint, Fault};
+use openrouter_connect_core::{ConnectOptions, FlowState, KeyStore};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn query_value(url: &str, name: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_log() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let Setup {
+        fake,
+        store,
+        connector,
+    } = setup().await;
+    let mut secrets = Vec::new();
+
+    // A flow whose exchange fails.
+    fake.set_fault(Endpoint::Exchange, Fault::Status(500));
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let redirect = Browser::new()
+        .consent(&auth_url(&status), Decision::Approve)
+        .await
+        .unwrap();
+    secrets.push(query_value(&redirect, "code"));
+    secrets.push(query_value(&redirect, "state"));
+    let port = callback_port(&status);
+    let forged = format!(
+        "http://127.0.0.1:{port}/callback?code={}&state=forged-state-value",
+        query_value(&redirect, "code")
+    );
+    Browser::new().visit(&forged).await.unwrap();
+    Browser::new().visit(&redirect).await.unwrap();
+    assert_eq!(error_code(&settled(&connector).await), "service-error");
+
+    // A flow that connects.
+    fake.clear_fault(Endpoint::Exchange);
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let redirect = Browser::new()
+        .consent(&auth_url(&status), Decision::Approve)
+        .await
+        .unwrap();
+    secrets.push(query_value(&redirect, "code"));
+    secrets.push(query_value(&redirect, "state"));
+    Browser::new().visit(&redirect).await.unwrap();
+    assert_eq!(settled(&connector).await.state, FlowState::Connected);
+    connector.key_info().await.unwrap();
+    let key = store.load().unwrap().unwrap().key;
+    secrets.push(key.expose_secret().to_owned());
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.contains("connect flow finished"),
+        "the log was captured: {log}"
+    );
+    assert!(log.contains("loopback turned a request away"), "{log}");
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a secret is in the log");
+    }
+    // The status, its JSON and the connector's Debug carry the masked key only.
+    let status = connector.status();
+    let shown = format!(
+        "{status:?} {} {connector:?}",
+        serde_json::to_string(&status).unwrap()
+    );
+    for secret in &secrets[4..] {
+        assert!(!shown.contains(secret.as_str()));
+    }
+    assert!(shown.contains(&key.masked()));
+}

@@ -1,0 +1,220 @@
+//! A scripted user with a browser: opens the consent page, presses a button,
+//! and follows the redirect by hand so tests can look at every step, or stop
+//! before the callback to tamper with it.
+
+mod html;
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION};
+use reqwest::redirect::Policy;
+use url::Url;
+
+/// How many redirects `visit` follows, a browser-like bound that still
+/// catches a redirect loop quickly.
+const MAX_REDIRECTS: usize = 5;
+
+/// The button the user presses on the consent page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Deny,
+}
+
+impl Decision {
+    fn form_value(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Deny => "deny",
+        }
+    }
+}
+
+/// Where the browser ended up. `status` is 0 when the URL has a scheme a
+/// browser would hand to another app (a deep link): nothing was fetched, and
+/// `url` is the link so a test can deliver it itself.
+#[derive(Clone, Debug)]
+pub struct Visit {
+    pub status: u16,
+    pub url: String,
+    pub body: String,
+    pub headers: HeaderMap,
+}
+
+/// Something a real browser would have shown the user as a failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrowserError(pub String);
+
+impl fmt::Display for BrowserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BrowserError {}
+
+impl From<reqwest::Error> for BrowserError {
+    fn from(err: reqwest::Error) -> BrowserError {
+        // URLs carry codes; keep them out of test output.
+        BrowserError(err.without_url().to_string())
+    }
+}
+
+impl From<url::ParseError> for BrowserError {
+    fn from(err: url::ParseError) -> BrowserError {
+        BrowserError(format!("invalid URL: {err}"))
+    }
+}
+
+fn fail<T>(message: impl Into<String>) -> Result<T, BrowserError> {
+    Err(BrowserError(message.into()))
+}
+
+/// A browser without cookies that never follows redirects on its own.
+#[derive(Clone, Debug)]
+pub struct Browser {
+    client: reqwest::Client,
+}
+
+impl Default for Browser {
+    fn default() -> Browser {
+        Browser::new()
+    }
+}
+
+impl Browser {
+    pub fn new() -> Browser {
+        let client = reqwest::Client::builder()
+            .redirect(Policy::none())
+            // A system proxy must not get between the test and loopback.
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .user_agent("Mozilla/5.0 (scripted test browser)")
+            .build()
+            .unwrap_or_else(|err| panic!("cannot build the browser's HTTP client: {err}"));
+        Browser { client }
+    }
+
+    /// Loads the consent page, presses the button, and returns the URL the
+    /// answer redirects to (the callback with `code` and `state`, or with
+    /// `error`), without visiting it.
+    pub async fn consent(
+        &self,
+        auth_url: &str,
+        decision: Decision,
+    ) -> Result<String, BrowserError> {
+        let (answer, action) = self.press(auth_url, decision).await?;
+        let status = answer.status().as_u16();
+        if status != 302 {
+            return fail(format!(
+                "expected a 302 from the consent form, got {status}"
+            ));
+        }
+        let Some(location) = answer.headers().get(LOCATION) else {
+            return fail("the consent form's 302 has no Location");
+        };
+        let location = location
+            .to_str()
+            .map_err(|_| BrowserError("the Location header is not text".into()))?;
+        Ok(action.join(location)?.to_string())
+    }
+
+    /// Approves, then goes where the fake sends the browser.
+    pub async fn approve(&self, auth_url: &str) -> Result<Visit, BrowserError> {
+        let target = self.consent(auth_url, Decision::Approve).await?;
+        self.visit(&target).await
+    }
+
+    /// Denies, then goes where the fake sends the browser.
+    pub async fn deny(&self, auth_url: &str) -> Result<Visit, BrowserError> {
+        let target = self.consent(auth_url, Decision::Deny).await?;
+        self.visit(&target).await
+    }
+
+    /// GETs `url`, following up to 5 redirects as a browser would. A non-http
+    /// URL is not fetched: it comes back as a `Visit` with status 0.
+    pub async fn visit(&self, url: &str) -> Result<Visit, BrowserError> {
+        let mut current = Url::parse(url)?;
+        for _ in 0..=MAX_REDIRECTS {
+            if !matches!(current.scheme(), "http" | "https") {
+                return Ok(Visit {
+                    status: 0,
+                    url: current.to_string(),
+                    body: String::new(),
+                    headers: HeaderMap::new(),
+                });
+            }
+            let response = self.client.get(current.clone()).send().await?;
+            let status = response.status();
+            if status.is_redirection() {
+                if let Some(location) = response.headers().get(LOCATION) {
+                    let location = location
+                        .to_str()
+                        .map_err(|_| BrowserError("the Location header is not text".into()))?;
+                    current = current.join(location)?;
+                    continue;
+                }
+            }
+            let headers = response.headers().clone();
+            let body = response.text().await?;
+            return Ok(Visit {
+                status: status.as_u16(),
+                url: current.to_string(),
+                body,
+                headers,
+            });
+        }
+        fail(format!("more than {MAX_REDIRECTS} redirects"))
+    }
+
+    /// Headless mode: approves and returns the code the page shows for the
+    /// user to copy.
+    pub async fn approve_headless(&self, auth_url: &str) -> Result<String, BrowserError> {
+        let (answer, _) = self.press(auth_url, Decision::Approve).await?;
+        let status = answer.status().as_u16();
+        if status != 200 {
+            return fail(format!("expected the code page (200), got {status}"));
+        }
+        let page = answer.text().await?;
+        html::element_text(&page, "code", "code")
+            .filter(|code| !code.is_empty())
+            .ok_or_else(|| BrowserError("the page shows no code".into()))
+    }
+
+    /// Loads the consent page and submits its form; returns the answer and
+    /// the URL the form was posted to (what a relative Location resolves
+    /// against).
+    async fn press(
+        &self,
+        auth_url: &str,
+        decision: Decision,
+    ) -> Result<(reqwest::Response, Url), BrowserError> {
+        let page_url = Url::parse(auth_url)?;
+        let page = self.client.get(page_url.clone()).send().await?;
+        let status = page.status().as_u16();
+        if status != 200 {
+            return fail(format!("the consent page answered {status}"));
+        }
+        let page = page.text().await?;
+        let Some(form) = html::consent_form(&page) else {
+            return fail("the consent page has no consent form");
+        };
+        if !form.method.eq_ignore_ascii_case("post") {
+            return fail(format!("the consent form uses {}, not POST", form.method));
+        }
+        let action = page_url.join(&form.action)?;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("request", &form.request)
+            .append_pair("decision", decision.form_value())
+            .finish();
+        let answer = self
+            .client
+            .post(action.clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await?;
+        Ok((answer, action))
+    }
+}

@@ -1,0 +1,239 @@
+//! A strict stand-in for OpenRouter's connect flow and the few API calls a
+//! connected app makes (PROTOCOL.md). It refuses what OpenRouter refuses, so
+//! a client that passes against it has not been let off lightly.
+
+mod api;
+mod consent;
+mod exchange;
+mod params;
+mod pkce;
+mod random;
+mod respond;
+mod server;
+mod state;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use api::CHAT_REPLY;
+use state::{Shared, State, lock};
+
+/// The deterministic answer of `POST /api/v1/chat/completions`.
+pub fn chat_reply() -> &'static str {
+    CHAT_REPLY
+}
+
+/// The parts of the service a fault can be attached to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// The consent page, `GET /auth`, and its form, `POST /auth/consent`.
+    Auth,
+    /// `/api/v1/auth/keys`.
+    Exchange,
+    /// `/api/v1/key`.
+    KeyInfo,
+    /// `/api/v1/chat/completions`.
+    Chat,
+    /// `/api/v1/credits`.
+    Credits,
+    /// `/api/v1/models`.
+    Models,
+}
+
+impl Endpoint {
+    fn for_path(path: &str) -> Option<Endpoint> {
+        match path {
+            "/auth" | "/auth/consent" => Some(Endpoint::Auth),
+            "/api/v1/auth/keys" => Some(Endpoint::Exchange),
+            "/api/v1/key" => Some(Endpoint::KeyInfo),
+            "/api/v1/chat/completions" => Some(Endpoint::Chat),
+            "/api/v1/credits" => Some(Endpoint::Credits),
+            "/api/v1/models" => Some(Endpoint::Models),
+            _ => None,
+        }
+    }
+}
+
+/// A misbehaviour to inject, so clients are tested against a service that
+/// fails the ways networks and servers really do.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Waits this long, then answers normally.
+    Delay(Duration),
+    /// Answers this status at once, with OpenRouter's error body.
+    Status(u16),
+    /// Answers 200 with JSON cut off mid-way.
+    MalformedBody,
+    /// Answers exactly this status and raw body, labelled `application/json`.
+    Body { status: u16, body: String },
+    /// Closes the connection without sending any response.
+    Drop,
+}
+
+/// A key the fake issued.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyRecord {
+    pub key: String,
+    pub user_id: String,
+    pub label: String,
+    pub limit: Option<f64>,
+    pub revoked: bool,
+}
+
+/// One request as the fake saw it. Query strings and bodies are never kept:
+/// they carry codes and verifiers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub method: String,
+    /// The path alone, without the query string.
+    pub path: String,
+    /// The `HTTP-Referer` attribution header, if sent.
+    pub http_referer: Option<String>,
+    /// `X-OpenRouter-Title`, or else the older `X-Title`, if sent.
+    pub title: Option<String>,
+}
+
+/// Stops the server when the last handle goes away, so a test that forgets
+/// the fake doesn't leave a port open.
+struct ServerTask(JoinHandle<()>);
+
+impl Drop for ServerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A running fake OpenRouter on `127.0.0.1`. Clones share the same server;
+/// it shuts down when the last clone is dropped.
+#[derive(Clone)]
+pub struct FakeOpenRouter {
+    shared: Shared,
+    addr: SocketAddr,
+    _task: Arc<ServerTask>,
+}
+
+impl fmt::Debug for FakeOpenRouter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeOpenRouter")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeOpenRouter {
+    /// Starts on an ephemeral port. Panics if loopback can't be bound, which
+    /// only happens on a broken test machine.
+    pub async fn start() -> FakeOpenRouter {
+        match FakeOpenRouter::start_on(0).await {
+            Ok(fake) => fake,
+            Err(err) => panic!("cannot bind the fake OpenRouter on 127.0.0.1: {err}"),
+        }
+    }
+
+    /// Starts on `port` (0 for an ephemeral one), loopback only.
+    pub async fn start_on(port: u16) -> std::io::Result<FakeOpenRouter> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+        let addr = listener.local_addr()?;
+        let shared: Shared = Arc::new(Mutex::new(State::new(random::user_id())));
+        let task = tokio::spawn(server::serve(listener, shared.clone()));
+        Ok(FakeOpenRouter {
+            shared,
+            addr,
+            _task: Arc::new(ServerTask(task)),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Moves the clock that code expiry (10 minutes) is measured on.
+    pub fn advance_clock(&self, by: Duration) {
+        lock(&self.shared).advance_clock(by);
+    }
+
+    /// Makes every later request to `endpoint` misbehave, until cleared.
+    /// Replaces any fault already set there.
+    pub fn set_fault(&self, endpoint: Endpoint, fault: Fault) {
+        lock(&self.shared).faults.insert(endpoint, fault);
+    }
+
+    pub fn clear_fault(&self, endpoint: Endpoint) {
+        lock(&self.shared).faults.remove(&endpoint);
+    }
+
+    /// What the user does on OpenRouter's keys page: the key answers 401 from
+    /// now on. Unknown keys are ignored.
+    pub fn revoke_key(&self, key: &str) {
+        if let Some(entry) = lock(&self.shared).key_mut(key) {
+            entry.record.revoked = true;
+        }
+    }
+
+    pub fn revoke_all_keys(&self) {
+        for entry in &mut lock(&self.shared).keys {
+            entry.record.revoked = true;
+        }
+    }
+
+    /// Every key issued so far, oldest first.
+    pub fn issued_keys(&self) -> Vec<KeyRecord> {
+        lock(&self.shared)
+            .keys
+            .iter()
+            .map(|entry| entry.record.clone())
+            .collect()
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.shared).requests.clone()
+    }
+
+    /// How many `POST /api/v1/auth/keys` came in, whatever their outcome.
+    pub fn exchange_count(&self) -> usize {
+        lock(&self.shared).exchange_count
+    }
+
+    /// Sets the USD usage `/api/v1/key` reports for `key`.
+    ///
+    /// # Panics
+    /// If this fake never issued `key`: a silent no-op would let a test check
+    /// a usage display against a figure that was never set.
+    pub fn set_key_usage(&self, key: &str, usage: f64) {
+        let found = match lock(&self.shared).key_mut(key) {
+            Some(entry) => {
+                entry.usage = usage;
+                true
+            }
+            None => false,
+        };
+        assert!(found, "set_key_usage: this fake never issued that key");
+    }
+
+    /// Sets the `expires_at` `/api/v1/key` reports for `key` (an ISO 8601
+    /// time, or `None` for a permanent key).
+    ///
+    /// # Panics
+    /// If this fake never issued `key`.
+    pub fn set_key_expires_at(&self, key: &str, expires_at: Option<&str>) {
+        let found = match lock(&self.shared).key_mut(key) {
+            Some(entry) => {
+                entry.expires_at = expires_at.map(str::to_string);
+                true
+            }
+            None => false,
+        };
+        assert!(found, "set_key_expires_at: this fake never issued that key");
+    }
+}

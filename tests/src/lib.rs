@@ -1,0 +1,12 @@
+//! Test support for OpenRouter Connect: a strict fake OpenRouter that speaks
+//! the connect flow of PROTOCOL.md, and a scripted browser that clicks through
+//! its consent page the way a user would.
+//!
+//! Nothing here is shared with the client library: the fake checks the client
+//! from the outside, so it has its own PKCE and its own URL handling.
+
+pub mod browser;
+pub mod fake;
+
+pub use browser::{Browser, BrowserError, Decision, Visit};
+pub use fake::{CHAT_REPLY, Endpoint, FakeOpenRouter, Fault, KeyRecord, RequestRecord, chat_reply};
