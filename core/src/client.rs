@@ -172,16 +172,12 @@ impl OpenRouterClient {
             })
             .expect("a struct of strings serializes"),
         );
-        let response = self
+        let request = self
             .http
             .post(self.endpoint("api/v1/auth/keys"))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
-        let status = response.status();
-        let bytes = self.read_body(response).await?;
+            .body(body.to_vec());
+        let (status, bytes) = self.send(request).await?;
         match status {
             StatusCode::OK => {
                 let answer: Answer = serde_json::from_slice(&bytes)
@@ -215,20 +211,13 @@ impl OpenRouterClient {
         struct Answer {
             data: KeyInfo,
         }
-        let response = self
+        let request = self
             .http
             .get(self.endpoint("api/v1/key"))
-            .bearer_auth(key.expose_secret())
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
-        let status = response.status();
-        let bytes = self.read_body(response).await?;
-        if status != StatusCode::OK {
-            return Err(status_error(status));
-        }
-        let answer: Answer = serde_json::from_slice(&bytes)
-            .map_err(|_| Error::MalformedResponse("no key description in the answer"))?;
+            .bearer_auth(key.expose_secret());
+        let answer: Answer = self
+            .fetch_json(request, "no key description in the answer")
+            .await?;
         Ok(answer.data)
     }
 
@@ -254,21 +243,12 @@ impl OpenRouterClient {
             "messages": [{"role": "user", "content": prompt}],
             "max_tokens": 32,
         });
-        let response = self
+        let request = self
             .http
             .post(self.endpoint("api/v1/chat/completions"))
             .bearer_auth(key.expose_secret())
-            .json(&request)
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
-        let status = response.status();
-        let bytes = self.read_body(response).await?;
-        if status != StatusCode::OK {
-            return Err(status_error(status));
-        }
-        let answer: Answer = serde_json::from_slice(&bytes)
-            .map_err(|_| Error::MalformedResponse("no reply in the answer"))?;
+            .json(&request);
+        let answer: Answer = self.fetch_json(request, "no reply in the answer").await?;
         let content = answer
             .choices
             .into_iter()
@@ -279,6 +259,29 @@ impl OpenRouterClient {
             content,
             model: answer.model,
         })
+    }
+
+    /// Sends a request and reads its whole answer.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, Zeroizing<Vec<u8>>), Error> {
+        let response = request.send().await.map_err(|e| classify(&e))?;
+        let status = response.status();
+        Ok((status, self.read_body(response).await?))
+    }
+
+    /// Sends a request whose only good answer is a 200 with JSON.
+    async fn fetch_json<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        missing: &'static str,
+    ) -> Result<T, Error> {
+        let (status, bytes) = self.send(request).await?;
+        if status != StatusCode::OK {
+            return Err(status_error(status));
+        }
+        serde_json::from_slice(&bytes).map_err(|_| Error::MalformedResponse(missing))
     }
 
     /// The body, up to the configured bound. Kept in memory that is wiped

@@ -269,9 +269,10 @@ async fn a_failed_reconnect_keeps_the_old_key() {
         store,
         connector,
     } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    Browser::new().approve(&auth_url(&status)).await.unwrap();
-    let first = settled(&connector).await.key.expect("connected");
+    let first = connect_and_approve(&connector)
+        .await
+        .key
+        .expect("connected");
     let old_key = store.load().unwrap().unwrap().key;
 
     fake.set_fault(Endpoint::Exchange, Fault::Status(500));
@@ -294,6 +295,36 @@ async fn a_failed_reconnect_keeps_the_old_key() {
         .await
         .unwrap();
     assert_eq!(reply.content, fake_openrouter::CHAT_REPLY);
+}
+
+#[tokio::test]
+async fn openrouter_down_during_the_exchange_keeps_the_old_key() {
+    let Setup {
+        fake,
+        store,
+        connector,
+    } = setup().await;
+    let first = connect_and_approve(&connector)
+        .await
+        .key
+        .expect("connected");
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let redirect = Browser::new()
+        .consent(&auth_url(&status), Decision::Approve)
+        .await
+        .unwrap();
+    drop(fake);
+
+    let page = Browser::new().visit(&redirect).await.unwrap();
+    assert!(
+        page.body.contains("Can&#39;t reach OpenRouter"),
+        "{}",
+        page.body
+    );
+    let status = settled(&connector).await;
+    assert_eq!(error_code(&status), "connection-refused");
+    assert_eq!(status.key.as_ref(), Some(&first));
+    assert_eq!(store.load().unwrap().unwrap().meta, first);
 }
 
 /// A store whose saves fail, as a full disk or a locked keychain would.
@@ -334,9 +365,7 @@ async fn disconnect_forgets_the_key_and_names_its_revoke_page() {
         store,
         connector,
     } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    Browser::new().approve(&auth_url(&status)).await.unwrap();
-    settled(&connector).await;
+    connect_and_approve(&connector).await;
     let key = store.load().unwrap().unwrap().key;
 
     let forgotten = connector
@@ -366,9 +395,7 @@ async fn a_revoked_key_is_reported_as_no_longer_valid() {
     let Setup {
         fake, connector, ..
     } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    Browser::new().approve(&auth_url(&status)).await.unwrap();
-    settled(&connector).await;
+    connect_and_approve(&connector).await;
     fake.revoke_all_keys();
     assert_eq!(connector.key_info().await.unwrap_err(), Error::KeyInvalid);
     assert_eq!(

@@ -90,6 +90,19 @@ pub async fn settled(connector: &Connector) -> Status {
         .clone()
 }
 
+/// Runs a whole flow that the user approves, and returns its end.
+pub async fn connect_and_approve(connector: &Connector) -> Status {
+    let status = connector
+        .connect(openrouter_connect_core::ConnectOptions::default())
+        .await
+        .unwrap();
+    fake_openrouter::Browser::new()
+        .approve(&auth_url(&status))
+        .await
+        .unwrap();
+    settled(connector).await
+}
+
 /// True when nothing listens on the port any more.
 pub async fn port_is_closed(port: u16) -> bool {
     match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
