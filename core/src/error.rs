@@ -83,6 +83,17 @@ pub enum Error {
     Forbidden,
     #[error("The stored connection could not be read or written: {0}")]
     Storage(String),
+    #[error("The stored connection is damaged and could not be read.")]
+    VaultCorrupt,
+    #[error(
+        "The stored connection was locked with a different key than this device's keychain holds."
+    )]
+    DataKeyMismatch,
+    #[error("The key that unlocks the stored connection is missing from the keychain.")]
+    DataKeyMissing,
+    /// The keychain's own words, which must hold no key material.
+    #[error("The system keychain did not answer: {0}")]
+    Keychain(String),
 }
 
 fn network_message(cause: NetworkCause) -> &'static str {
@@ -129,6 +140,10 @@ impl Error {
             Error::KeyInvalid => "key-invalid",
             Error::Forbidden => "forbidden",
             Error::Storage(_) => "storage",
+            Error::VaultCorrupt => "vault-corrupt",
+            Error::DataKeyMismatch => "data-key-mismatch",
+            Error::DataKeyMissing => "data-key-missing",
+            Error::Keychain(_) => "keychain",
         }
     }
 
@@ -173,7 +188,14 @@ impl Error {
             }
             Error::KeyInvalid => "Connect again to get a new key.",
             Error::Forbidden => "Connect again, or check the key's permissions on OpenRouter.",
-            Error::Storage(_) => "Connect again to store a new key.",
+            Error::Storage(_) | Error::VaultCorrupt => "Connect again to store a new key.",
+            Error::DataKeyMismatch => {
+                "Use the keychain this connection was made with, or connect again to store a new key."
+            }
+            Error::DataKeyMissing => {
+                "Restore the keychain entry if it was removed, or connect again to store a new key."
+            }
+            Error::Keychain(_) => "Unlock the system keychain, then try again.",
         }
     }
 
@@ -242,6 +264,10 @@ mod tests {
             Error::KeyInvalid,
             Error::Forbidden,
             Error::Storage("the file is unreadable.".into()),
+            Error::VaultCorrupt,
+            Error::DataKeyMismatch,
+            Error::DataKeyMissing,
+            Error::Keychain("the keychain is locked.".into()),
         ];
         let mut codes = std::collections::HashSet::new();
         for e in &all {

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
-use crate::callback::{Arrival, Gate};
+use crate::callback::{Arrival, Gate, parse_query};
 use crate::client::{ChatReply, ConsentRequest, KeyInfo, OpenRouterClient};
 use crate::error::{Error, ErrorView};
 use crate::loopback::{Loopback, LoopbackConfig};
@@ -49,9 +49,22 @@ impl Default for FlowConfig {
     }
 }
 
+/// How the browser's answer comes back to the app.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WayBack {
+    /// A listener on `127.0.0.1` for the length of the flow.
+    #[default]
+    Loopback,
+    /// The app's private-use scheme: OpenRouter sends the browser to this
+    /// URL (such as `com.example.app:/callback`), the system hands it to
+    /// the app, and the app passes it to [`Connector::deliver_deep_link`].
+    DeepLink { callback_url: String },
+}
+
 /// What the user chose before connecting.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnectOptions {
+    pub way_back: WayBack,
     /// The label of the new key on OpenRouter.
     pub key_label: Option<String>,
     /// A credit limit in USD for the new key.
@@ -64,6 +77,15 @@ impl ConnectOptions {
             if !limit.is_finite() || limit < 0.0 {
                 return Err(Error::InvalidOption(
                     "The spending limit must be a number of dollars, zero or more.",
+                ));
+            }
+        }
+        if let WayBack::DeepLink { callback_url } = &self.way_back {
+            let url = url::Url::parse(callback_url)
+                .map_err(|_| Error::InvalidOption("The deep-link address is not a valid URL."))?;
+            if matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+                return Err(Error::InvalidOption(
+                    "The deep-link address must use the app's own scheme, without a query.",
                 ));
             }
         }
@@ -120,6 +142,9 @@ enum Phase {
         callback_url: String,
         expires_at_ms: u64,
         cancel: Option<oneshot::Sender<()>>,
+        /// The door for deep links; the loopback listener holds its own.
+        gate: Arc<Gate>,
+        deep_link: bool,
     },
     Exchanging,
     Failed(Error),
@@ -253,8 +278,16 @@ impl Connector {
         let pkce = Pkce::generate()?;
         let state = generate_state()?;
         let (gate, arrival) = Gate::new(state.clone());
-        let loopback = Loopback::bind(&self.inner.config.loopback, Arc::new(gate)).await?;
-        let callback_url = loopback.callback_url();
+        let gate = Arc::new(gate);
+        let (loopback, callback_url) = match &options.way_back {
+            WayBack::Loopback => {
+                let loopback = Loopback::bind(&self.inner.config.loopback, gate.clone()).await?;
+                let callback_url = loopback.callback_url();
+                (Some(loopback), callback_url)
+            }
+            WayBack::DeepLink { callback_url } => (None, callback_url.clone()),
+        };
+        let deep_link = loopback.is_none();
         let auth_url = self
             .inner
             .client
@@ -276,6 +309,8 @@ impl Connector {
                 callback_url,
                 expires_at_ms: now_ms().saturating_add(deadline.as_millis() as u64),
                 cancel: Some(cancel),
+                gate,
+                deep_link,
             };
             self.inner.publish(&machine);
             machine.generation
@@ -291,6 +326,63 @@ impl Connector {
             flow.run(loopback, arrival, cancelled, deadline).await;
         });
         Ok(self.status())
+    }
+
+    /// Hands a URL that arrived through the app's scheme to the waiting
+    /// flow. The URL is untrusted (anyone can launch the app with one): it
+    /// must be the flow's own deep-link address, carry the flow's `state`,
+    /// and come while a deep-link flow waits. A refused URL leaves the
+    /// flow waiting.
+    pub fn deliver_deep_link(&self, url: &str) -> Result<(), Error> {
+        const MAX_URL_LEN: usize = 4096;
+        let refuse = |error: Error| {
+            tracing::warn!(code = error.code(), "deep link refused");
+            Err(error)
+        };
+        if url.len() > MAX_URL_LEN {
+            return refuse(Error::MalformedCallback("it is too long"));
+        }
+        let Ok(received) = url::Url::parse(url) else {
+            return refuse(Error::MalformedCallback("it is not a URL"));
+        };
+        let gate = {
+            let machine = self.inner.lock();
+            match &machine.phase {
+                Phase::Awaiting {
+                    gate,
+                    callback_url,
+                    deep_link: true,
+                    ..
+                } => {
+                    let expected = url::Url::parse(callback_url).ok();
+                    let same_address = expected.is_some_and(|expected| {
+                        expected.scheme() == received.scheme()
+                            && expected.host_str() == received.host_str()
+                            && expected.path() == received.path()
+                    });
+                    if !same_address {
+                        drop(machine);
+                        return refuse(Error::MalformedCallback("it was sent to another address"));
+                    }
+                    gate.clone()
+                }
+                _ => {
+                    drop(machine);
+                    return refuse(Error::NoFlow);
+                }
+            }
+        };
+        let callback = match parse_query(received.query().unwrap_or("")) {
+            Ok(callback) => callback,
+            Err(error) => return refuse(error),
+        };
+        match gate.offer(callback) {
+            Ok(_outcome) => {
+                tracing::info!("deep link accepted");
+                Ok(())
+            }
+            Err(error) => refuse(error),
+        }
     }
 
     /// Ends a waiting flow and returns once its listener is closed. The
@@ -387,7 +479,7 @@ struct Flow {
 impl Flow {
     async fn run(
         self,
-        loopback: Loopback,
+        loopback: Option<Loopback>,
         arrival: oneshot::Receiver<Arrival>,
         cancelled: oneshot::Receiver<()>,
         deadline: Duration,
@@ -396,13 +488,13 @@ impl Flow {
             arrival = arrival => arrival.ok(),
             _ = cancelled => None,
             _ = tokio::time::sleep(deadline) => {
-                loopback.close().await;
+                close(loopback).await;
                 tracing::info!("connect flow timed out");
                 return self.end(Err(Error::TimedOut));
             }
         };
         let Some(Arrival { result, outcome }) = arrival else {
-            loopback.close().await;
+            close(loopback).await;
             tracing::info!("connect flow cancelled");
             return self.end(Err(Error::Cancelled));
         };
@@ -414,7 +506,7 @@ impl Flow {
             Err(denied) => Err(denied),
         };
         let _ = outcome.send(result.as_ref().map(|_| ()).map_err(Clone::clone));
-        loopback.close().await;
+        close(loopback).await;
         match &result {
             Ok(_) => tracing::info!("connect flow finished: key stored"),
             Err(error) => tracing::info!(code = error.code(), "connect flow failed"),
@@ -456,6 +548,12 @@ impl Flow {
     }
 }
 
+async fn close(loopback: Option<Loopback>) {
+    if let Some(loopback) = loopback {
+        loopback.close().await;
+    }
+}
+
 /// Runs a store call off the async threads.
 async fn blocking<T: Send + 'static>(
     call: impl FnOnce() -> Result<T, Error> + Send + 'static,
@@ -481,6 +579,7 @@ mod tests {
         let ok = ConnectOptions {
             key_label: Some("My app on host".into()),
             limit_usd: Some(0.0),
+            ..Default::default()
         };
         assert_eq!(ok.validate(), Ok(()));
         for bad in [

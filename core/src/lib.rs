@@ -33,11 +33,15 @@ mod page;
 pub mod pkce;
 pub mod secret;
 pub mod store;
+pub mod vault;
 
 pub use client::{ChatReply, ConsentRequest, ExchangedKey, KeyInfo, OpenRouterClient};
 pub use config::{Attribution, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL};
 pub use error::{Error, ErrorView, NetworkCause};
-pub use flow::{ConnectOptions, Connector, DEFAULT_DEADLINE, FlowConfig, FlowState, Status};
+pub use flow::{
+    ConnectOptions, Connector, DEFAULT_DEADLINE, FlowConfig, FlowState, Status, WayBack,
+};
 pub use loopback::LoopbackConfig;
 pub use secret::{ApiKey, AuthCode, CsrfToken, PkceVerifier};
 pub use store::{KeyMeta, KeyStore, MemoryStore, StoredKey};
+pub use vault::{DataKey, DataKeyStore, Slot, SlotStore, Vault, VaultHealth};

@@ -24,6 +24,7 @@ async fn approve_stores_the_issued_key_and_closes_the_port() {
     let options = ConnectOptions {
         key_label: Some("Tests on host".into()),
         limit_usd: Some(5.0),
+        ..ConnectOptions::default()
     };
     let status = connector.connect(options).await.unwrap();
     let auth_url = auth_url(&status);

@@ -27,6 +27,8 @@ pub fn client_for(fake: &FakeOpenRouter) -> OpenRouterClient {
     OpenRouterClient::new(config).unwrap()
 }
 
+/// Keep `fake` bound (`fake: _fake`) where the flow talks to OpenRouter:
+/// a `..` pattern drops it, and the fake stops with it.
 pub struct Setup {
     pub fake: FakeOpenRouter,
     pub store: Arc<MemoryStore>,

@@ -1,0 +1,183 @@
+//! Wires the plugins, the vault and the core together, and keeps the
+//! panel told of every change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openrouter_connect_core::vault::Vault;
+use openrouter_connect_core::{
+    Attribution, ClientConfig, Connector, Error, FlowConfig, FlowState, KeyStore, LoopbackConfig,
+    OpenRouterClient,
+};
+use tauri::{AppHandle, Manager};
+
+use crate::keys::AppKeys;
+use crate::slots::PluginSlots;
+use crate::state::{AppState, focus_main_window};
+use crate::{commands, deeplink};
+
+const PRODUCT: &str = "OpenRouter Connect";
+/// How often the key's health is checked while the app is open.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(3 * 60 * 60);
+
+pub fn run() {
+    init_logging();
+    let app = tauri::Builder::default()
+        // First, so a second launch hands over its deep link and exits
+        // before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            focus_main_window(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_opener::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::status,
+            commands::connect,
+            commands::cancel,
+            commands::open_again,
+            commands::disconnect,
+            commands::refresh_health,
+            commands::test_request,
+            commands::open_revoke_page,
+        ])
+        .setup(|app| {
+            let state = build_state(app.handle())?;
+            app.manage(state);
+            start_background_work(app.handle().clone());
+            deeplink::install(app.handle());
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            tracing::error!(error = %e, "the app could not start");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` chooses the detail. The core never logs a
+/// secret, at any level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> {
+    let identifier = app.config().identifier.clone();
+    let data_dir = app.path().app_data_dir()?;
+    let client_config = ClientConfig::from_env(Attribution {
+        app_url: Some("https://github.com/openrouterconnect/openrouter-connect".to_owned()),
+        app_title: Some(PRODUCT.to_owned()),
+    });
+    let (client_config, config_problem) = match client_config {
+        Ok(config) => (config, None),
+        Err(error) => {
+            tracing::error!(code = error.code(), "OPENROUTER_BASE_URL refused");
+            (ClientConfig::new(Attribution::default()), Some(error))
+        }
+    };
+    let client = OpenRouterClient::new(client_config)?;
+
+    let (keys, protection) = AppKeys::choose(&identifier, data_dir.clone());
+    let slots = PluginSlots::new(app.clone(), data_dir.clone());
+    let vault = Vault::new(identifier.clone(), keys, slots);
+    let store_notice = set_aside_if_damaged(&vault);
+    tracing::info!(protection = protection.level, "vault ready");
+
+    let config = FlowConfig {
+        loopback: LoopbackConfig {
+            app_name: PRODUCT.to_owned(),
+            ..LoopbackConfig::default()
+        },
+        ..FlowConfig::default()
+    };
+    let connector = Connector::new(client, Arc::new(vault), config);
+    let store_notice = match config_problem {
+        Some(error) => Some(format!("{error} {}", error.next_step())),
+        None => store_notice,
+    };
+    Ok(AppState::new(
+        connector,
+        protection,
+        format!("{identifier}:/callback"),
+        format!("{PRODUCT} on {}", host_name()),
+        store_notice,
+    ))
+}
+
+/// A store that can't be read as it is (damaged, or locked with a data
+/// key this machine does not have) is moved aside, never overwritten, and
+/// the panel says so.
+fn set_aside_if_damaged(vault: &Vault<AppKeys, PluginSlots>) -> Option<String> {
+    match vault.load() {
+        Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing)) => {
+            let moved = vault.slots().set_aside();
+            tracing::warn!(
+                code = error.code(),
+                files = moved.len(),
+                "stored connection set aside"
+            );
+            Some(format!(
+                "{error} It was kept aside ({}) and the app starts disconnected. Connect again to store a new key.",
+                moved.join(", ")
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn host_name() -> String {
+    gethostname::gethostname()
+        .to_string_lossy()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(40)
+        .collect()
+}
+
+/// Forwards every status change to the panel, brings the window forward
+/// when the browser's answer arrives, and keeps the key's health fresh.
+fn start_background_work(app: AppHandle) {
+    let state = app.state::<AppState>();
+    let mut changes = state.connector.subscribe();
+    let forwarder = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let mut was_waiting = false;
+        while changes.changed().await.is_ok() {
+            let flow = changes.borrow_and_update().state.clone();
+            let state = forwarder.state::<AppState>();
+            if was_waiting && !matches!(flow, FlowState::AwaitingCallback { .. }) {
+                focus_main_window(&forwarder);
+            }
+            if flow == FlowState::Connected && was_waiting {
+                state.update(&forwarder, |facts| {
+                    facts.health = None;
+                    facts.forgotten = None;
+                });
+                let app = forwarder.clone();
+                tauri::async_runtime::spawn(async move {
+                    app.state::<AppState>().check_health(&app).await;
+                });
+            } else {
+                state.emit(&forwarder);
+            }
+            was_waiting = matches!(
+                flow,
+                FlowState::AwaitingCallback { .. } | FlowState::Exchanging
+            );
+        }
+    });
+    tauri::async_runtime::spawn(async move {
+        loop {
+            app.state::<AppState>().check_health(&app).await;
+            tokio::time::sleep(HEALTH_INTERVAL).await;
+        }
+    });
+}

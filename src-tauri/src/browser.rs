@@ -1,0 +1,50 @@
+//! Opening pages in the user's browser: the system browser through the
+//! opener plugin, or the command in `$BROWSER` when it is set (the
+//! convention `xdg-open` and Python's webbrowser follow).
+
+use std::process::{Command, Stdio};
+
+use tauri::AppHandle;
+use tauri_plugin_opener::OpenerExt;
+
+/// Opens `url`; the error is a sentence for the panel.
+pub fn open(app: &AppHandle, url: &str) -> Result<(), String> {
+    match std::env::var("BROWSER") {
+        Ok(command) if !command.trim().is_empty() => run_browser_command(&command, url),
+        _ => app
+            .opener()
+            .open_url(url, None::<&str>)
+            .map_err(|_| "The system browser could not be opened.".to_owned()),
+    }
+}
+
+/// `$BROWSER` is a `:`-separated list of commands, tried in order; `%s`
+/// in one stands for the URL, otherwise the URL is its last argument.
+fn run_browser_command(list: &str, url: &str) -> Result<(), String> {
+    for command in list.split(':').filter(|c| !c.trim().is_empty()) {
+        let mut words: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+        if words.iter().any(|w| w.contains("%s")) {
+            for word in &mut words {
+                *word = word.replace("%s", url);
+            }
+        } else {
+            words.push(url.to_owned());
+        }
+        let (program, args) = words.split_first().expect("a command has a word");
+        let started = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match started {
+            Ok(mut child) => {
+                // Reap it in the background so it leaves no zombie.
+                std::thread::spawn(move || child.wait());
+                return Ok(());
+            }
+            Err(e) => tracing::warn!(program = %program, error = %e, "browser command failed"),
+        }
+    }
+    Err("The browser command in $BROWSER could not be started.".to_owned())
+}

@@ -1,0 +1,105 @@
+//! The deep-link way back: URLs of the app's scheme from a second launch
+//! (forwarded by single-instance), from the system while running, or on
+//! the command line of a cold start. Each one is untrusted and goes
+//! through the core's checks.
+
+use tauri::{AppHandle, Manager};
+use tauri_plugin_deep_link::DeepLinkExt;
+
+use crate::state::{AppState, focus_main_window};
+
+/// Hands every URL to the waiting flow.
+pub fn deliver(app: &AppHandle, urls: &[url::Url]) {
+    let state = app.state::<AppState>();
+    for url in urls {
+        if state.connector.deliver_deep_link(url.as_str()).is_ok() {
+            focus_main_window(app);
+        }
+    }
+}
+
+/// Listens for deep links and takes the one the app may have been
+/// started with.
+pub fn install(app: &AppHandle) {
+    let handle = app.clone();
+    app.deep_link()
+        .on_open_url(move |event| deliver(&handle, &event.urls()));
+    if let Ok(Some(urls)) = app.deep_link().get_current() {
+        deliver(app, &urls);
+    }
+    register_when_not_installed(app);
+}
+
+/// An installed package declares the scheme itself (the `.desktop` entry
+/// on Linux, the installer on Windows). A development build or an
+/// AppImage registers it at run time.
+fn register_when_not_installed(app: &AppHandle) {
+    #[cfg(windows)]
+    if let Err(e) = app.deep_link().register_all() {
+        tracing::warn!(error = %e, "deep-link scheme not registered");
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = linux::register(app) {
+        tracing::warn!(error = %e, "deep-link scheme not registered");
+    }
+    #[cfg(not(any(windows, target_os = "linux")))]
+    let _ = app;
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+
+    use tauri::{AppHandle, Manager};
+
+    const HANDLER: &str = "openrouter-connect-handler.desktop";
+
+    /// Writes a handler entry whose `Exec` line even the plain `xdg-open`
+    /// of a system without a desktop environment can run (it does not
+    /// understand quotes), then makes it the scheme's default.
+    pub fn register(app: &AppHandle) -> std::io::Result<()> {
+        let exe = std::env::var_os("APPIMAGE")
+            .map(PathBuf::from)
+            .map_or_else(std::env::current_exe, Ok)?;
+        if std::env::var_os("APPIMAGE").is_none() && exe.starts_with("/usr") {
+            return Ok(());
+        }
+        let scheme = app.config().identifier.clone();
+        let exe = exe.to_string_lossy();
+        let exec = if exe
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+        {
+            format!("{exe} %u")
+        } else {
+            format!("\"{}\" %u", exe.replace('\\', "\\\\").replace('"', "\\\""))
+        };
+        let entry = format!(
+            "[Desktop Entry]\nType=Application\nName=OpenRouter Connect (link handler)\nExec={exec}\nTerminal=false\nNoDisplay=true\nMimeType=x-scheme-handler/{scheme};\n"
+        );
+        let dir = app
+            .path()
+            .data_dir()
+            .map_err(std::io::Error::other)?
+            .join("applications");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(HANDLER);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(entry.as_str()) {
+            std::fs::write(&path, entry)?;
+        }
+        let quiet = |program: &str, args: &[&str]| {
+            Command::new(program)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+        };
+        let _ = quiet("update-desktop-database", &[&dir.to_string_lossy()]);
+        quiet(
+            "xdg-mime",
+            &["default", HANDLER, &format!("x-scheme-handler/{scheme}")],
+        )?;
+        Ok(())
+    }
+}

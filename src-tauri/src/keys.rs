@@ -1,0 +1,169 @@
+//! Where the vault's data key lives: the OS keychain (macOS Keychain,
+//! Windows Credential Manager, the Secret Service on Linux), or, where no
+//! keychain answers, a clearly named weaker fallback: a file readable by
+//! the user only, beside the store.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use openrouter_connect_core::Error;
+use openrouter_connect_core::vault::{DataKey, DataKeyStore};
+use zeroize::Zeroizing;
+
+use crate::models::Protection;
+
+/// The keychain entry's account name, under the app identifier as service.
+const KEYCHAIN_USER: &str = "vault-data-key";
+/// The fallback's file name in the app's data directory.
+pub const FALLBACK_FILE: &str = "vault-data-key";
+
+/// The data key's home, chosen once at start.
+pub enum AppKeys {
+    Keychain(keyring::Entry),
+    File(PathBuf),
+}
+
+impl AppKeys {
+    /// The keychain when it answers, unless the data key already lives in
+    /// the fallback file (a keychain that came back later must not orphan
+    /// the stored key).
+    pub fn choose(service: &str, data_dir: PathBuf) -> (Self, Protection) {
+        let fallback = data_dir.join(FALLBACK_FILE);
+        let file_protection = |why: &str| Protection {
+            level: "fallback",
+            label: "key file (weaker)".to_owned(),
+            detail: format!(
+                "{why} The key is encrypted, but its unlock key is in a file only your user can read: anyone with your files can read it."
+            ),
+        };
+        if fallback.exists() {
+            return (
+                AppKeys::File(fallback),
+                file_protection("The key was first stored without a system keychain."),
+            );
+        }
+        let entry = match keyring::Entry::new(service, KEYCHAIN_USER) {
+            Ok(entry) => entry,
+            Err(e) => {
+                tracing::warn!(error = %e, "no keychain entry could be made");
+                return (
+                    AppKeys::File(fallback),
+                    file_protection("No system keychain is available."),
+                );
+            }
+        };
+        match entry.get_secret() {
+            Ok(mut secret) => {
+                zeroize::Zeroize::zeroize(&mut secret);
+                (AppKeys::Keychain(entry), keychain_protection())
+            }
+            Err(keyring::Error::NoEntry) => (AppKeys::Keychain(entry), keychain_protection()),
+            Err(e) => {
+                tracing::warn!(error = %e, "the system keychain did not answer");
+                (
+                    AppKeys::File(fallback),
+                    file_protection("The system keychain did not answer."),
+                )
+            }
+        }
+    }
+}
+
+fn keychain_protection() -> Protection {
+    let name = if cfg!(target_os = "macos") {
+        "macOS Keychain"
+    } else if cfg!(windows) {
+        "Windows Credential Manager"
+    } else {
+        "Secret Service keyring"
+    };
+    Protection {
+        level: "keychain",
+        label: format!("encrypted, unlock key in the {name}"),
+        detail: "The key is encrypted on disk; the key that unlocks it is in the system keychain."
+            .to_owned(),
+    }
+}
+
+fn keychain_error(error: keyring::Error) -> Error {
+    let why = match error {
+        keyring::Error::NoStorageAccess(_) => "it is locked or refused access",
+        keyring::Error::PlatformFailure(_) => "it is not running or failed",
+        _ => "it gave an unexpected answer",
+    };
+    Error::Keychain(why.to_owned())
+}
+
+impl DataKeyStore for AppKeys {
+    fn get(&self) -> Result<Option<DataKey>, Error> {
+        match self {
+            AppKeys::Keychain(entry) => match entry.get_secret() {
+                Ok(secret) => decode(Zeroizing::new(secret)).map(Some),
+                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(e) => Err(keychain_error(e)),
+            },
+            AppKeys::File(path) => match std::fs::read(path) {
+                Ok(bytes) => decode(Zeroizing::new(bytes)).map(Some),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(_) => Err(Error::Keychain("its key file could not be read".to_owned())),
+            },
+        }
+    }
+
+    fn set(&self, key: &DataKey) -> Result<(), Error> {
+        let encoded = Zeroizing::new(STANDARD.encode(key.expose_bytes()));
+        match self {
+            AppKeys::Keychain(entry) => {
+                entry.set_secret(encoded.as_bytes()).map_err(keychain_error)
+            }
+            AppKeys::File(path) => write_private(path, encoded.as_bytes())
+                .map_err(|_| Error::Keychain("its key file could not be written".to_owned())),
+        }
+    }
+
+    fn delete(&self) -> Result<(), Error> {
+        match self {
+            AppKeys::Keychain(entry) => match entry.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(keychain_error(e)),
+            },
+            AppKeys::File(path) => match std::fs::remove_file(path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(_) => Err(Error::Keychain(
+                    "its key file could not be removed".to_owned(),
+                )),
+            },
+        }
+    }
+}
+
+fn decode(stored: Zeroizing<Vec<u8>>) -> Result<DataKey, Error> {
+    let bytes = Zeroizing::new(
+        STANDARD
+            .decode(stored.trim_ascii())
+            .map_err(|_| Error::Keychain("it holds a damaged unlock key".to_owned()))?,
+    );
+    let array: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::Keychain("it holds a damaged unlock key".to_owned()))?;
+    Ok(DataKey::from_bytes(array))
+}
+
+/// Writes a file only the user can read, replacing it atomically.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temporary = path.with_extension("tmp");
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temporary, path)
+}

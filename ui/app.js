@@ -1,0 +1,310 @@
+// The settings panel: keeps the latest AppStatus, wires the buttons to the
+// app's commands and moves focus sensibly when the flow changes state.
+
+import { commands, onStatus, toUserError } from './ipc.js';
+import { createView, healthKind, viewState } from './view.js';
+import { copyShortcut } from './format.js';
+
+const view = createView(document);
+const { el } = view;
+
+/** The latest AppStatus, or null before the first answer. */
+let status = null;
+/** Counts status events, so a command's (older) answer never overwrites a newer event. */
+let eventCount = 0;
+let prefilled = false;
+let ticker = null;
+
+/** What the panel knows that the app does not. */
+const local = {
+  busy: new Set(),
+  commandError: null,
+  dismissedStoreNotice: null,
+  dismissedForgotten: null,
+  confirmOpen: false,
+  test: null,
+  copyFeedback: null,
+};
+
+function render() {
+  view.render(status, local);
+}
+
+function apply(next) {
+  if (!next || typeof next !== 'object') return;
+  const previous = status;
+  const before = previous ? viewState(previous) : null;
+  const after = viewState(next);
+  status = next;
+
+  if (before !== after) {
+    local.commandError = null;
+    if (after !== 'connected') {
+      local.confirmOpen = false;
+      local.test = null;
+    }
+    if (after !== 'awaiting') local.copyFeedback = null;
+  }
+  const keyBefore = previous && previous.key ? previous.key.keySha256 : null;
+  const keyAfter = next.key ? next.key.keySha256 : null;
+  if (keyBefore !== keyAfter) local.test = null;
+
+  prefillOptions(next);
+  render();
+  updateTicker(after);
+  if (before !== null && before !== after) moveFocus(after, before);
+}
+
+function prefillOptions(s) {
+  if (prefilled) return;
+  prefilled = true;
+  if (el.labelInput.value === '' && typeof s.defaultLabel === 'string') {
+    el.labelInput.value = s.defaultLabel;
+  }
+  const mode = s.callbackMode === 'deepLink' ? 'deepLink' : 'loopback';
+  for (const radio of el.modeRadios) radio.checked = radio.value === mode;
+}
+
+function updateTicker(state) {
+  if (state === 'awaiting' && ticker === null) {
+    ticker = setInterval(() => view.tick(status), 500);
+  } else if (state !== 'awaiting' && ticker !== null) {
+    clearInterval(ticker);
+    ticker = null;
+  }
+}
+
+/** After a state change, focus the new view's main action, unless the user is elsewhere. */
+function moveFocus(state, before) {
+  const active = document.activeElement;
+  const card = el.status.closest('.card');
+  const lost = !active || active === document.body || active.closest('[hidden]') !== null;
+  if (!lost && !card.contains(active)) return;
+
+  let target;
+  switch (state) {
+    case 'disconnected':
+      target = before === 'connected' && !el.forgottenNotice.hidden ? el.revoke : el.connect;
+      break;
+    case 'failed':
+      target = el.connect;
+      break;
+    case 'awaiting':
+      target = status.browserError ? el.copyLink : el.openAgain;
+      break;
+    case 'exchanging':
+      target = el.exchangingTitle;
+      break;
+    case 'connected':
+      target = healthKind(status) === 'invalid' ? el.reconnect : el.testRequest;
+      break;
+    default:
+      target = null;
+  }
+  if (target && !target.hidden) target.focus();
+}
+
+/**
+ * Runs a command with a busy state. Commands answering an AppStatus are applied,
+ * unless a status event arrived meanwhile (events are sent on every change, so
+ * the last event is never older than the answer).
+ */
+async function run(name, call, { returnsStatus = true } = {}) {
+  if (local.busy.has(name)) return;
+  local.busy.add(name);
+  local.commandError = null;
+  const seen = eventCount;
+  render();
+  try {
+    const answer = await call();
+    if (returnsStatus && eventCount === seen) apply(answer);
+  } catch (reason) {
+    const error = toUserError(reason);
+    // A failed flow already shows its error in the page; don't say it twice.
+    const shown = status && status.state === 'failed' && status.error && status.error.code === error.code;
+    if (!shown) local.commandError = error;
+  } finally {
+    local.busy.delete(name);
+    render();
+  }
+}
+
+// ---- Options ----
+
+function limitProblem() {
+  const input = el.limitInput;
+  if (input.validity.badInput) return 'Enter an amount in dollars, such as 5 or 12.50, or leave it empty for no limit.';
+  const raw = input.value.trim();
+  if (raw === '') return null;
+  const amount = Number(raw);
+  if (!Number.isFinite(amount)) return 'Enter an amount in dollars, such as 5 or 12.50, or leave it empty for no limit.';
+  if (amount < 0) return "The limit can't be negative. Enter 0 or more, or leave it empty for no limit.";
+  return null;
+}
+
+function showLimitProblem(problem) {
+  el.limitError.textContent = problem || '';
+  el.limitError.hidden = !problem;
+  if (problem) {
+    el.limitInput.setAttribute('aria-invalid', 'true');
+    el.limitInput.setAttribute('aria-describedby', 'limit-error limit-hint');
+  } else {
+    el.limitInput.removeAttribute('aria-invalid');
+    el.limitInput.setAttribute('aria-describedby', 'limit-hint');
+  }
+}
+
+/** The connect options, or null (with the problem shown) when the limit is wrong. */
+function readOptions() {
+  const problem = limitProblem();
+  showLimitProblem(problem);
+  if (problem) {
+    if (el.form.hidden) {
+      local.commandError = toUserError({ message: problem, nextStep: 'Correct the spending limit under Options.' });
+      render();
+    } else {
+      el.options.open = true;
+      el.limitInput.focus();
+    }
+    return null;
+  }
+  const raw = el.limitInput.value.trim();
+  const label = el.labelInput.value.trim();
+  const checked = el.modeRadios.find((radio) => radio.checked);
+  return {
+    keyLabel: label === '' ? null : label,
+    limitUsd: raw === '' ? null : Number(raw),
+    mode: checked && checked.value === 'deepLink' ? 'deepLink' : 'loopback',
+  };
+}
+
+// ---- Actions ----
+
+function connect() {
+  const options = readOptions();
+  if (options) run('connect', () => commands.connect(options));
+}
+
+async function copyLink() {
+  const url = status && status.authUrl;
+  if (!url) return;
+  try {
+    await navigator.clipboard.writeText(url);
+    local.copyFeedback = { text: "Link copied. Paste it into your browser's address bar.", manual: false };
+  } catch {
+    el.authUrl.focus();
+    el.authUrl.select();
+    local.copyFeedback = {
+      text: `The link is selected: press ${copyShortcut()} to copy it, then paste it into your browser.`,
+      manual: true,
+    };
+  }
+  render();
+}
+
+async function testRequest() {
+  if (local.busy.has('test')) return;
+  local.busy.add('test');
+  local.test = null;
+  render();
+  try {
+    const reply = await commands.testRequest();
+    local.test = {
+      content: reply && typeof reply.content === 'string' ? reply.content : '',
+      model: reply && typeof reply.model === 'string' ? reply.model : null,
+    };
+  } catch (reason) {
+    local.test = { error: toUserError(reason) };
+  } finally {
+    local.busy.delete('test');
+    render();
+  }
+}
+
+function openConfirm() {
+  local.confirmOpen = true;
+  render();
+  el.confirm.focus();
+}
+
+function closeConfirm() {
+  if (!local.confirmOpen) return;
+  local.confirmOpen = false;
+  render();
+  el.disconnect.focus();
+}
+
+function focusHeading() {
+  document.querySelector('h1').focus();
+}
+
+function on(element, type, handler) {
+  element.addEventListener(type, handler);
+}
+
+function bind() {
+  on(el.form, 'submit', (event) => {
+    event.preventDefault();
+    connect();
+  });
+  on(el.limitInput, 'input', () => {
+    if (!el.limitError.hidden) showLimitProblem(limitProblem());
+  });
+  on(el.limitInput, 'change', () => showLimitProblem(limitProblem()));
+
+  on(el.cancel, 'click', () => run('cancel', commands.cancel));
+  on(el.openAgain, 'click', () => run('open-again', commands.openAgain));
+  on(el.copyLink, 'click', copyLink);
+  on(el.authUrl, 'focus', () => el.authUrl.select());
+
+  on(el.reconnect, 'click', connect);
+  on(el.refresh, 'click', () => run('refresh', commands.refreshHealth));
+  on(el.testRequest, 'click', testRequest);
+  on(el.openKeyPage, 'click', () => run('revoke', commands.openRevokePage, { returnsStatus: false }));
+
+  on(el.disconnect, 'click', () => (local.confirmOpen ? closeConfirm() : openConfirm()));
+  on(el.keepConnected, 'click', closeConfirm);
+  on(el.confirmDisconnect, 'click', () => run('disconnect', commands.disconnect));
+  on(document, 'keydown', (event) => {
+    if (event.key === 'Escape' && local.confirmOpen) {
+      event.preventDefault();
+      closeConfirm();
+    }
+  });
+
+  on(el.revoke, 'click', () => run('revoke', commands.openRevokePage, { returnsStatus: false }));
+
+  on(document.querySelector('[data-action="dismiss-command-error"]'), 'click', () => {
+    local.commandError = null;
+    render();
+    focusHeading();
+  });
+  on(document.querySelector('[data-action="dismiss-store-notice"]'), 'click', () => {
+    local.dismissedStoreNotice = status && status.storeNotice;
+    render();
+    focusHeading();
+  });
+  on(document.querySelector('[data-action="dismiss-forgotten"]'), 'click', () => {
+    local.dismissedForgotten = status && status.forgotten ? status.forgotten.keySha256 : null;
+    render();
+    focusHeading();
+  });
+}
+
+async function start() {
+  bind();
+  render();
+  try {
+    await onStatus((payload) => {
+      eventCount += 1;
+      apply(payload);
+    });
+    await run('status', commands.status);
+  } catch (reason) {
+    local.commandError = toUserError(reason);
+    render();
+  }
+  if (status === null) el.statusText.textContent = "Couldn't load the connection's status";
+}
+
+start();

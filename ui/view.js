@@ -1,0 +1,416 @@
+// Renders an AppStatus (plus the panel's own local state) into the page.
+// Only textContent, attributes, classes and `hidden`: never markup from data.
+
+import {
+  countdown, date, dateTime, daysUntil, hostOf, isAmount, money, parseTime, when, WEEK_MS,
+} from './format.js';
+
+const OFFLINE_CODES = new Set(['unreachable', 'dns-failed', 'connection-refused', 'tls-failed', 'timeout']);
+
+/** The panel's name for a core state. */
+export function viewState(status) {
+  switch (status && status.state) {
+    case 'awaitingCallback': return 'awaiting';
+    case 'exchanging': return 'exchanging';
+    case 'connected': return 'connected';
+    case 'failed': return 'failed';
+    default: return 'disconnected';
+  }
+}
+
+/** How the last health check went: unchecked, ok, invalid, offline or problem. */
+export function healthKind(status) {
+  const health = status && status.health;
+  if (!health) return 'unchecked';
+  if (!health.error) return 'ok';
+  if (health.error.code === 'key-invalid') return 'invalid';
+  if (OFFLINE_CODES.has(health.error.code)) return 'offline';
+  return 'problem';
+}
+
+const STATUS_TEXT = {
+  disconnected: 'Not connected',
+  awaiting: 'Waiting for you to approve in your browser',
+  exchanging: 'Approved. Getting your key…',
+  failed: 'Connection failed',
+};
+
+const CONNECTED_TEXT = {
+  unchecked: 'Connected',
+  ok: 'Connected',
+  invalid: 'Connected · this key is no longer valid',
+  offline: "Connected · can't reach OpenRouter",
+  problem: "Connected · the last check didn't work",
+};
+
+function sentence(...parts) {
+  return parts.filter((p) => typeof p === 'string' && p.trim() !== '').map((p) => p.trim()).join(' ');
+}
+
+function show(element, visible) {
+  element.hidden = !visible;
+}
+
+function setText(element, value) {
+  const next = value == null ? '' : String(value);
+  if (element.textContent !== next) element.textContent = next;
+}
+
+function setBusy(button, busy, busyLabel, idleLabel) {
+  button.setAttribute('aria-disabled', busy ? 'true' : 'false');
+  if (busy) button.setAttribute('aria-busy', 'true');
+  else button.removeAttribute('aria-busy');
+  if (busyLabel && idleLabel) setText(button, busy ? busyLabel : idleLabel);
+}
+
+export function createView(doc = document) {
+  const $ = (selector) => doc.querySelector(selector);
+  const byId = (id) => $(`[data-testid="${id}"]`);
+  const part = (root, name) => root.querySelector(`[data-part="${name}"]`);
+
+  const el = {
+    sandboxBadge: byId('sandbox-badge'),
+    commandError: byId('command-error'),
+    storeNotice: byId('store-notice'),
+    forgottenNotice: byId('forgotten-notice'),
+    revoke: byId('revoke'),
+    status: byId('status'),
+    statusText: $('[data-testid="status"] .status-text'),
+    views: {
+      failed: $('[data-view="failed"]'),
+      connect: $('[data-view="connect"]'),
+      awaiting: $('[data-view="awaiting"]'),
+      exchanging: $('[data-view="exchanging"]'),
+      connected: $('[data-view="connected"]'),
+    },
+    errorMessage: byId('error-message'),
+    errorNextStep: byId('error-next-step'),
+    form: $('[data-view="connect"]'),
+    intro: part($('[data-view="connect"]'), 'intro'),
+    options: byId('options'),
+    labelInput: byId('label-input'),
+    limitInput: byId('limit-input'),
+    limitError: byId('limit-error'),
+    modeRadios: Array.from(doc.querySelectorAll('[data-testid="callback-mode"] input[type="radio"]')),
+    connect: byId('connect'),
+    awaitingTitle: $('[data-view="awaiting"] .view-title'),
+    browserError: byId('browser-error'),
+    countdownRow: part($('[data-view="awaiting"]'), 'countdown-row'),
+    countdown: byId('countdown'),
+    authUrl: byId('auth-url'),
+    copyFeedback: byId('copy-feedback'),
+    openAgain: byId('open-again'),
+    copyLink: byId('copy-link'),
+    cancel: byId('cancel'),
+    exchangingTitle: $('[data-view="exchanging"] .view-title'),
+    healthAlert: byId('health-alert'),
+    reconnect: byId('reconnect'),
+    maskedKey: byId('masked-key'),
+    freeTier: byId('free-tier'),
+    openKeyPage: byId('open-key-page'),
+    keyLabel: byId('key-label'),
+    usage: byId('usage'),
+    limit: byId('limit'),
+    limitMeter: byId('limit-meter'),
+    expiry: byId('expiry'),
+    connectedAt: byId('connected-at'),
+    checkedAt: byId('checked-at'),
+    testRequest: byId('test-request'),
+    refresh: byId('refresh'),
+    disconnect: byId('disconnect'),
+    testReply: byId('test-reply'),
+    confirm: byId('disconnect-confirm'),
+    confirmDisconnect: byId('confirm-disconnect'),
+    keepConnected: byId('keep-connected'),
+    currentKeyNote: byId('current-key-note'),
+    protection: byId('protection'),
+    protectionLabel: $('[data-testid="protection"] .protection-label'),
+    protectionDetail: $('[data-testid="protection"] .protection-detail'),
+    version: byId('version'),
+    baseUrl: byId('base-url'),
+  };
+
+  function renderHeader(s) {
+    const custom = Boolean(s.customBaseUrl && s.baseUrl);
+    show(el.sandboxBadge, custom);
+    show(el.baseUrl, custom);
+    if (custom) {
+      setText(el.sandboxBadge, `Using ${hostOf(s.baseUrl)}`);
+      el.sandboxBadge.title = `This app talks to ${s.baseUrl} instead of OpenRouter`;
+      setText(el.baseUrl, `Talking to ${s.baseUrl}`);
+    }
+    setText(el.version, s.appVersion ? `Version ${s.appVersion}` : '');
+  }
+
+  function renderNotices(s, local) {
+    const error = local.commandError;
+    show(el.commandError, Boolean(error));
+    if (error) {
+      setText(part(el.commandError, 'message'), error.message);
+      setText(part(el.commandError, 'next-step'), error.nextStep);
+    }
+
+    const storeNotice = typeof s.storeNotice === 'string' && s.storeNotice !== '' ? s.storeNotice : null;
+    show(el.storeNotice, Boolean(storeNotice) && local.dismissedStoreNotice !== storeNotice);
+    if (storeNotice) setText(part(el.storeNotice, 'text'), storeNotice);
+
+    const forgotten = s.forgotten;
+    const showForgotten = Boolean(forgotten) && local.dismissedForgotten !== forgotten.keySha256;
+    show(el.forgottenNotice, showForgotten);
+    if (showForgotten) setText(part(el.forgottenNotice, 'masked'), forgotten.masked);
+    setBusy(el.revoke, local.busy.has('revoke'));
+  }
+
+  function renderStatus(s, state) {
+    el.status.dataset.state = state;
+    const kind = state === 'connected' ? healthKind(s) : 'none';
+    el.status.dataset.health = kind;
+    setText(el.statusText, state === 'connected' ? CONNECTED_TEXT[kind] : STATUS_TEXT[state]);
+  }
+
+  function renderFailed(s) {
+    const error = s.error || {};
+    setText(el.errorMessage, error.message || "Couldn't connect to OpenRouter.");
+    setText(el.errorNextStep, error.nextStep || 'Try again.');
+  }
+
+  function renderConnectForm(state, local) {
+    show(el.intro, state === 'disconnected');
+    const busy = local.busy.has('connect');
+    const idle = state === 'failed' ? 'Try again' : 'Connect with OpenRouter';
+    setBusy(el.connect, busy, 'Opening your browser…', idle);
+  }
+
+  function renderAwaiting(s, local) {
+    const browserError = typeof s.browserError === 'string' && s.browserError !== '' ? s.browserError : null;
+    show(el.browserError, Boolean(browserError));
+    if (browserError) setText(part(el.browserError, 'detail'), browserError);
+    el.copyLink.classList.toggle('btn-primary', Boolean(browserError));
+    setText(el.openAgain, browserError ? 'Try opening again' : 'Open again');
+
+    if (el.authUrl.value !== (s.authUrl || '')) el.authUrl.value = s.authUrl || '';
+    setText(el.copyFeedback, local.copyFeedback ? local.copyFeedback.text : '');
+    el.copyFeedback.classList.toggle('copy-feedback-manual', Boolean(local.copyFeedback && local.copyFeedback.manual));
+    setBusy(el.openAgain, local.busy.has('open-again'));
+    setBusy(el.cancel, local.busy.has('cancel'));
+    tick(s);
+  }
+
+  /** Updates the countdown only; called every second while waiting. */
+  function tick(s, now = Date.now()) {
+    const has = isAmount(s && s.expiresAtMs);
+    show(el.countdownRow, has);
+    if (!has) return;
+    const left = s.expiresAtMs - now;
+    setText(el.countdown, countdown(left));
+    el.countdown.classList.toggle('countdown-low', left < 60 * 1000);
+  }
+
+  function renderHealthAlert(s, kind) {
+    const alert = el.healthAlert;
+    const error = s.health && s.health.error;
+    const visible = kind === 'invalid' || kind === 'offline' || kind === 'problem';
+    show(alert, visible);
+    show(el.reconnect, kind === 'invalid');
+    if (!visible) return;
+    alert.classList.toggle('alert-error', kind === 'invalid');
+    alert.classList.toggle('alert-warning', kind !== 'invalid');
+    alert.setAttribute('role', kind === 'invalid' ? 'alert' : 'status');
+    const titles = {
+      invalid: 'This key is no longer valid',
+      offline: "Can't reach OpenRouter; your key is kept",
+      problem: "Couldn't check this key",
+    };
+    setText(part(alert, 'title'), titles[kind]);
+    setText(part(alert, 'text'), sentence(error.message, error.nextStep));
+  }
+
+  function renderUsage(info, kind) {
+    const total = part(el.usage, 'total');
+    const periods = part(el.usage, 'periods');
+    if (info && isAmount(info.usage)) {
+      setText(total, `${money(info.usage)} used`);
+      const list = [
+        ['today', info.usageDaily],
+        ['this week', info.usageWeekly],
+        ['this month', info.usageMonthly],
+      ].filter(([, value]) => isAmount(value)).map(([name, value]) => `${money(value)} ${name}`);
+      setText(periods, list.join(' · '));
+      show(periods, list.length > 0);
+    } else {
+      setText(total, kind === 'unchecked' ? 'Not checked yet' : 'Unknown right now');
+      setText(periods, '');
+      show(periods, false);
+    }
+  }
+
+  function renderLimit(key, info) {
+    // The key's own description is the fresher source; fall back to what was asked for.
+    const limit = info ? info.limit : key.limit;
+    const meter = el.limitMeter;
+    if (!isAmount(limit)) {
+      setText(el.limit, 'No limit');
+      show(meter, false);
+      return;
+    }
+    const remaining = info && isAmount(info.limitRemaining) ? info.limitRemaining : null;
+    let line = `${money(limit)} limit`;
+    if (remaining !== null) line += `, ${money(Math.max(0, remaining))} left`;
+    if (info && typeof info.limitReset === 'string' && info.limitReset !== '') line += `, resets ${info.limitReset}`;
+    setText(el.limit, line);
+
+    const used = remaining !== null ? limit - remaining : info && isAmount(info.usage) ? info.usage : null;
+    if (used === null) {
+      show(meter, false);
+      return;
+    }
+    const max = limit > 0 ? limit : 1;
+    const value = limit > 0 ? Math.min(Math.max(used, 0), limit) : 1;
+    meter.max = max;
+    meter.value = value;
+    const ratio = value / max;
+    meter.dataset.level = ratio >= 0.9 ? 'high' : ratio >= 0.75 ? 'medium' : 'low';
+    meter.setAttribute('aria-label', 'Spending against the limit');
+    meter.setAttribute('aria-valuetext', `${money(Math.max(used, 0))} of ${money(limit)} used`);
+    show(meter, true);
+  }
+
+  function renderExpiry(info, kind) {
+    delete el.expiry.dataset.level;
+    if (!info) {
+      setText(el.expiry, kind === 'unchecked' ? 'Not checked yet' : 'Unknown right now');
+      return;
+    }
+    if (info.expiresAt == null || info.expiresAt === '') {
+      setText(el.expiry, 'Never expires');
+      return;
+    }
+    const at = parseTime(info.expiresAt);
+    if (at === null) {
+      setText(el.expiry, `Expires ${info.expiresAt}`);
+      return;
+    }
+    const now = Date.now();
+    if (at <= now) {
+      setText(el.expiry, `Expired ${date(at)}`);
+      el.expiry.dataset.level = 'danger';
+    } else if (at - now <= WEEK_MS) {
+      const days = daysUntil(at, now);
+      setText(el.expiry, `Expires ${dateTime(at)} (${days === 1 ? 'within a day' : `in ${days} days`})`);
+      el.expiry.dataset.level = 'warning';
+    } else {
+      setText(el.expiry, `Expires ${date(at)}`);
+    }
+  }
+
+  function renderTestReply(local) {
+    const result = local.test;
+    show(el.testReply, Boolean(result));
+    if (!result) return;
+    const meta = part(el.testReply, 'meta');
+    const content = part(el.testReply, 'content');
+    el.testReply.classList.toggle('test-reply-error', Boolean(result.error));
+    if (result.error) {
+      el.testReply.setAttribute('role', 'alert');
+      setText(meta, 'The test request failed.');
+      setText(content, sentence(result.error.message, result.error.nextStep));
+    } else {
+      el.testReply.removeAttribute('role');
+      setText(meta, result.model ? `Reply from ${result.model}` : 'Reply');
+      const reply = typeof result.content === 'string' ? result.content.trim() : '';
+      setText(content, reply !== '' ? reply : '(The model sent an empty reply.)');
+    }
+  }
+
+  function renderConnected(s, local) {
+    const key = s.key || {};
+    const health = s.health || null;
+    const info = health && health.info ? health.info : null;
+    const kind = healthKind(s);
+
+    renderHealthAlert(s, kind);
+    setBusy(el.reconnect, local.busy.has('connect'), 'Opening your browser…', 'Reconnect');
+
+    setText(el.maskedKey, key.masked || '');
+    show(el.freeTier, Boolean(info && info.isFreeTier));
+    setBusy(el.openKeyPage, local.busy.has('revoke'));
+
+    const label = key.label || (info && info.label) || '';
+    setText(el.keyLabel, label !== '' ? label : 'No label');
+    el.keyLabel.classList.toggle('muted', label === '');
+
+    renderUsage(info, kind);
+    renderLimit(key, info);
+    renderExpiry(info, kind);
+    setText(el.connectedAt, dateTime(key.connectedAtMs));
+
+  }
+
+  /** The connected view's own controls; rendered in every state so nothing goes stale. */
+  function renderConnectedControls(state, local) {
+    setBusy(el.testRequest, local.busy.has('test'), 'Testing…', 'Test');
+    setBusy(el.refresh, local.busy.has('refresh'), 'Checking…', 'Refresh');
+    const confirmOpen = state === 'connected' && local.confirmOpen;
+    show(el.confirm, confirmOpen);
+    el.disconnect.setAttribute('aria-expanded', confirmOpen ? 'true' : 'false');
+    setBusy(el.confirmDisconnect, local.busy.has('disconnect'), 'Disconnecting…', 'Disconnect');
+    renderTestReply(state === 'connected' ? local : { test: null });
+  }
+
+  function renderCurrentKeyNote(s, state) {
+    const masked = s.key && s.key.masked;
+    let words = null;
+    if (masked && (state === 'awaiting' || state === 'exchanging')) {
+      words = ['Your current key ', ' stays until the new one is stored.'];
+    } else if (masked && state === 'failed') {
+      words = ['Your previous key ', ' is still connected.'];
+    }
+    show(el.currentKeyNote, Boolean(words));
+    if (!words) return;
+    setText(part(el.currentKeyNote, 'before'), words[0]);
+    setText(part(el.currentKeyNote, 'masked'), masked);
+    setText(part(el.currentKeyNote, 'after'), words[1]);
+  }
+
+  function renderProtection(s) {
+    const protection = s.protection || null;
+    show(el.protection, Boolean(protection));
+    if (!protection) return;
+    el.protection.dataset.level = protection.level || 'unavailable';
+    setText(el.protectionLabel, `Protection: ${protection.label || protection.level}`);
+    setText(el.protectionDetail, protection.detail || '');
+    show(el.protectionDetail, Boolean(protection.detail));
+  }
+
+  /** Renders everything. `status` may be null before the first answer. */
+  function render(status, local) {
+    if (!status) {
+      renderNotices({}, local);
+      return;
+    }
+    const state = viewState(status);
+    renderHeader(status);
+    renderNotices(status, local);
+    renderStatus(status, state);
+
+    show(el.views.failed, state === 'failed');
+    show(el.views.connect, state === 'disconnected' || state === 'failed');
+    show(el.views.awaiting, state === 'awaiting');
+    show(el.views.exchanging, state === 'exchanging');
+    show(el.views.connected, state === 'connected');
+
+    const checked = state === 'connected' && status.health && isAmount(status.health.checkedAtMs);
+    show(el.checkedAt, Boolean(checked));
+    if (checked) setText(el.checkedAt, `Checked ${when(status.health.checkedAtMs)}`);
+
+    if (state === 'failed') renderFailed(status);
+    renderConnectForm(state, local);
+    if (state === 'awaiting') renderAwaiting(status, local);
+    if (state === 'connected') renderConnected(status, local);
+    renderConnectedControls(state, local);
+    renderCurrentKeyNote(status, state);
+    renderProtection(status);
+  }
+
+  return { el, render, tick };
+}
