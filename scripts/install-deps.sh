@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
-# Installs what building and testing need, when it is missing: Debian's
-# packages (as root, or through sudo) and the Rust components. Safe to run
-# again; it only installs what is absent.
+# Installs what building, testing and packaging need, when it is missing:
+# Debian's packages (as root, or through sudo), the Rust components and
+# targets, tauri-driver, and the Tauri CLI. Safe to run again: it only
+# installs what is absent.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-packages=(build-essential pkg-config)
+packages=(
+    # building the app
+    build-essential pkg-config file libwebkit2gtk-4.1-dev libgtk-3-dev
+    librsvg2-dev libssl-dev libdbus-1-dev xdg-utils
+    # the window, WebDriver, D-Bus and a Secret Service for the tests
+    xvfb xauth webkit2gtk-driver dbus-x11 gnome-keyring libsecret-tools
+    desktop-file-utils imagemagick
+    # the Windows compile check
+    gcc-mingw-w64-x86-64
+)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -33,8 +44,12 @@ if ! command -v cargo >/dev/null; then
 fi
 if command -v rustup >/dev/null; then
     for component in clippy rustfmt; do
-        if ! rustup component list --installed | grep -q "^$component"; then
-            rustup component add "$component"
-        fi
+        rustup component list --installed | grep -q "^$component" || rustup component add "$component"
     done
+    rustup target list --installed | grep -q "^x86_64-pc-windows-gnu$" \
+        || rustup target add x86_64-pc-windows-gnu
+fi
+command -v tauri-driver >/dev/null || cargo install tauri-driver --locked --version 2.1.0
+if [ ! -x node_modules/.bin/tauri ] && command -v npm >/dev/null; then
+    npm ci --no-audit --no-fund
 fi

@@ -45,6 +45,7 @@ pub fn run() {
             let state = build_state(app.handle())?;
             app.manage(state);
             start_background_work(app.handle().clone());
+            exit_on_sigterm(app.handle().clone());
             deeplink::install(app.handle());
             Ok(())
         })
@@ -140,6 +141,22 @@ fn host_name() -> String {
         .filter(|c| !c.is_control())
         .take(40)
         .collect()
+}
+
+/// SIGTERM (a logout, `systemctl stop`, a test harness) ends the app the
+/// way closing its window does, so plugins save and WebKit's processes go.
+fn exit_on_sigterm(app: AppHandle) {
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            terminate.recv().await;
+            tracing::info!("SIGTERM: exiting");
+            app.exit(0);
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 /// Forwards every status change to the panel, brings the window forward

@@ -6,7 +6,9 @@
 //! from the outside, so it has its own PKCE and its own URL handling.
 
 pub mod browser;
+pub mod desktop;
 pub mod fake;
+pub mod webdriver;
 
 pub use browser::{Browser, BrowserError, Decision, Visit};
 pub use fake::{CHAT_REPLY, Endpoint, FakeOpenRouter, Fault, KeyRecord, RequestRecord, chat_reply};

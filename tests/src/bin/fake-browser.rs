@@ -1,0 +1,61 @@
+//! `fake-browser URL`: a stand-in for the user's browser, given to the app
+//! through `$BROWSER`. It acts on OpenRouter's consent page the way
+//! `FAKE_BROWSER_DECISION` says (`approve`, `deny`, or `ignore`: the user
+//! walked away), and follows the redirect back like a browser. A redirect
+//! to the app's scheme is handed to `FAKE_BROWSER_DEEP_LINK_HANDLER`, as
+//! a desktop would. Every URL it was given is appended to
+//! `FAKE_BROWSER_LOG`, when set.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use fake_openrouter::{Browser, Decision};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let Some(url) = std::env::args().nth(1) else {
+        eprintln!("usage: fake-browser URL");
+        return ExitCode::from(2);
+    };
+    if let Some(log) = std::env::var_os("FAKE_BROWSER_LOG") {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(file, "{url}");
+        }
+    }
+    let decision = match std::env::var("FAKE_BROWSER_DECISION").as_deref() {
+        Ok("deny") => Decision::Deny,
+        Ok("ignore") => return ExitCode::SUCCESS,
+        _ => Decision::Approve,
+    };
+    let browser = Browser::new();
+    let redirect = match browser.consent(&url, decision).await {
+        Ok(redirect) => redirect,
+        Err(e) => {
+            eprintln!("fake-browser: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if redirect.starts_with("http://") || redirect.starts_with("https://") {
+        return match browser.visit(&redirect).await {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("fake-browser: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match std::env::var("FAKE_BROWSER_DEEP_LINK_HANDLER") {
+        Ok(handler) => match std::process::Command::new(handler).arg(&redirect).status() {
+            Ok(status) if status.success() => ExitCode::SUCCESS,
+            _ => ExitCode::FAILURE,
+        },
+        Err(_) => {
+            eprintln!("fake-browser: no handler for a deep link");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! A desktop for one end-to-end test: its own X display (Xvfb), its own
+//! D-Bus session with an unlocked gnome-keyring (or none), its own `HOME`,
+//! its own fake OpenRouter, and tauri-driver to start and drive the real
+//! app binary. Everything started here is stopped when it is dropped.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::fake::FakeOpenRouter;
+use crate::webdriver::Session;
+
+/// What the test browser does on the consent page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserAction {
+    Approve,
+    Deny,
+    WalkAway,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct DesktopOptions {
+    pub user: UserAction,
+    /// A Secret Service on the bus; without one the app must fall back.
+    pub keychain: bool,
+}
+
+impl Default for DesktopOptions {
+    fn default() -> Self {
+        Self {
+            user: UserAction::Approve,
+            keychain: true,
+        }
+    }
+}
+
+pub struct Desktop {
+    pub dir: PathBuf,
+    pub home: PathBuf,
+    pub fake: FakeOpenRouter,
+    pub driver_url: String,
+    pub app: PathBuf,
+    driver: Child,
+    display: Child,
+}
+
+/// The folder cargo builds binaries into (beside this test's `deps/`).
+pub fn binaries() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows where it is");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps")
+        .to_path_buf()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts Xvfb on a free display and returns it with its name.
+fn start_display() -> (Child, String) {
+    let mut child = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-nolisten",
+            "tcp",
+            "-screen",
+            "0",
+            "1280x800x24",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb runs (make test installs it)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut line)
+        .expect("Xvfb names its display");
+    (child, format!(":{}", line.trim()))
+}
+
+impl Desktop {
+    pub async fn start(name: &str, options: DesktopOptions) -> Desktop {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let app = binaries().join("openrouter-connect");
+        assert!(
+            app.exists(),
+            "{} is missing: build it first (make build)",
+            app.display()
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "openrouter-connect-e2e-{}-{}-{name}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let home = dir.join("home");
+        let runtime = dir.join("run");
+        for folder in [&home, &runtime] {
+            std::fs::create_dir_all(folder).expect("test folders");
+        }
+        std::fs::set_permissions(
+            &runtime,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .expect("runtime folder");
+
+        let fake = FakeOpenRouter::start().await;
+        let (display, display_name) = start_display();
+        let port = free_port();
+        let native_port = free_port();
+        let keyring = if options.keychain {
+            "eval \"$(printf pw | gnome-keyring-daemon --unlock --components=secrets)\"; export GNOME_KEYRING_CONTROL;"
+        } else {
+            ""
+        };
+        let script =
+            format!("{keyring} exec tauri-driver --port {port} --native-port {native_port}");
+        let decision = match options.user {
+            UserAction::Approve => "approve",
+            UserAction::Deny => "deny",
+            UserAction::WalkAway => "ignore",
+        };
+        let log = std::fs::File::create(dir.join("app.log")).expect("log file");
+        let driver = Command::new("dbus-run-session")
+            .args(["--", "bash", "-c", &script])
+            .env("HOME", &home)
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("DISPLAY", &display_name)
+            .env("OPENROUTER_BASE_URL", fake.url())
+            .env("BROWSER", binaries().join("fake-browser"))
+            .env("FAKE_BROWSER_DECISION", decision)
+            .env("FAKE_BROWSER_LOG", dir.join("browser.log"))
+            .env("FAKE_BROWSER_DEEP_LINK_HANDLER", &app)
+            .env("RUST_LOG", "info")
+            .env("NO_AT_BRIDGE", "1")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("dbus-run-session and tauri-driver run (make test installs them)");
+        let driver_url = format!("http://127.0.0.1:{port}");
+        let desktop = Desktop {
+            dir,
+            home,
+            fake,
+            driver_url,
+            app,
+            driver,
+            display,
+        };
+        desktop.wait_for_driver().await;
+        desktop
+    }
+
+    async fn wait_for_driver(&self) {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        for _ in 0..100 {
+            if http
+                .get(format!("{}/status", self.driver_url))
+                .send()
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "tauri-driver did not start; see {}",
+            self.dir.join("app.log").display()
+        );
+    }
+
+    /// Starts the app and waits for its panel to show a state.
+    pub async fn launch(&self) -> Session {
+        let session = Session::start(&self.driver_url, &self.app.to_string_lossy())
+            .await
+            .expect("the app starts under WebDriver");
+        for _ in 0..300 {
+            if !session.state().await.unwrap_or_default().is_empty() {
+                return session;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the panel never showed a state");
+    }
+
+    /// The app's log so far (stderr of the app and the drivers).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("app.log")).unwrap_or_default()
+    }
+
+    /// Every file under the test's `HOME` whose bytes contain `needle`.
+    pub fn files_containing(&self, needle: &str) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut pending = vec![self.home.clone()];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_dir() {
+                    pending.push(path);
+                } else if kind.is_file() {
+                    if let Ok(bytes) = std::fs::read(&path) {
+                        if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                            found.push(path);
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// The app's data folder, where the vault files live.
+    pub fn data_dir(&self) -> PathBuf {
+        self.home.join(".local/share/io.github.openrouterconnect")
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        // The whole process group: tauri-driver, WebKitWebDriver, the app
+        // and its WebKit processes, the bus and the keyring.
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.driver.wait();
+        let _ = self.display.kill();
+        let _ = self.display.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("kept for inspection: {}", self.dir.display());
+        }
+    }
+}

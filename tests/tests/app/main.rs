@@ -1,0 +1,184 @@
+//! The real app in a real window under Xvfb, driven over WebDriver,
+//! against the fake OpenRouter, with a real Secret Service.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fake_openrouter::desktop::{Desktop, DesktopOptions, UserAction, binaries};
+use fake_openrouter::webdriver::Session;
+
+/// One desktop at a time: each starts a display, a bus, a keyring, a
+/// driver and WebKit, and two cores are enough for one.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn screenshot_path(name: &str) -> PathBuf {
+    binaries()
+        .parent()
+        .expect("target folder")
+        .join("e2e-screenshots")
+        .join(format!("{name}.png"))
+}
+
+async fn shot(session: &Session, name: &str) {
+    // Let the last change paint before the window is captured.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    session
+        .screenshot(&screenshot_path(name))
+        .await
+        .expect("a screenshot");
+}
+
+/// Masks a key the way the panel shows it.
+fn masked(key: &str) -> String {
+    format!("sk-or-v1-…{}", &key[key.len() - 4..])
+}
+
+/// The key must be nowhere but in the keychain and as ciphertext.
+async fn assert_no_secret_leaks(desktop: &Desktop, session: &Session, key: &str) {
+    assert_eq!(
+        desktop.files_containing(key),
+        Vec::<PathBuf>::new(),
+        "plaintext key in a file"
+    );
+    assert!(!desktop.log().contains(key), "the key is in the log");
+    assert!(
+        !session.page_html().await.unwrap().contains(key),
+        "the key is in the page"
+    );
+}
+
+#[tokio::test]
+async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("connect", DesktopOptions::default()).await;
+
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "disconnected");
+    let protection = session.text("protection").await.unwrap();
+    assert!(protection.contains("Secret Service"), "{protection}");
+    shot(&session, "disconnected").await;
+
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    let issued = desktop.fake.issued_keys();
+    assert_eq!(issued.len(), 1);
+    let key = issued[0].key.clone();
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    let label = session.text("key-label").await.unwrap();
+    assert!(label.starts_with("OpenRouter Connect on "), "{label}");
+    assert_eq!(issued[0].label, label);
+    // The health check after connecting fills in usage and limit.
+    for _ in 0..50 {
+        if session.text("usage").await.unwrap().contains('$') {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let usage = session.text("usage").await.unwrap();
+    assert!(usage.contains("0.00 used"), "{usage}");
+    let limit = session.text("limit").await.unwrap();
+    assert!(limit.contains("No limit"), "{limit}");
+    shot(&session, "connected").await;
+    assert_no_secret_leaks(&desktop, &session, &key).await;
+    session.quit().await.unwrap();
+
+    // Restart: still connected, and the key decrypts and works.
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "connected");
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    session.click("test-request").await.unwrap();
+    let mut reply = String::new();
+    for _ in 0..100 {
+        reply = session.text("test-reply").await.unwrap_or_default();
+        if reply.contains(fake_openrouter::CHAT_REPLY) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reply.contains(fake_openrouter::CHAT_REPLY), "{reply}");
+    shot(&session, "connected-test-reply").await;
+
+    session.click("disconnect").await.unwrap();
+    shot(&session, "disconnect-confirm").await;
+    session.click("confirm-disconnect").await.unwrap();
+    session.wait_for_state("disconnected").await.unwrap();
+    shot(&session, "disconnected-after-forget").await;
+    assert_no_secret_leaks(&desktop, &session, &key).await;
+    for slot in ["vault-a.json", "vault-b.json"] {
+        let text = std::fs::read_to_string(desktop.data_dir().join(slot)).unwrap_or_default();
+        assert!(
+            !text.contains("ciphertext\":\""),
+            "{slot} still holds a key: {text}"
+        );
+    }
+    session.quit().await.unwrap();
+
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "disconnected");
+    session.quit().await.unwrap();
+    assert_eq!(desktop.fake.issued_keys().len(), 1);
+}
+
+#[tokio::test]
+async fn waiting_then_cancel_and_a_denial_then_retry() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start(
+        "walk-away",
+        DesktopOptions {
+            user: UserAction::WalkAway,
+            ..DesktopOptions::default()
+        },
+    )
+    .await;
+    let session = desktop.launch().await;
+    session.click("connect").await.unwrap();
+    session.wait_for_state("awaiting").await.unwrap();
+    let countdown = session.text("countdown").await.unwrap();
+    assert!(
+        countdown.starts_with("14:") || countdown.starts_with("15:"),
+        "{countdown}"
+    );
+    shot(&session, "awaiting").await;
+    session.click("cancel").await.unwrap();
+    session.wait_for_state("disconnected").await.unwrap();
+    session.quit().await.unwrap();
+    drop(desktop);
+
+    let desktop = Desktop::start(
+        "deny",
+        DesktopOptions {
+            user: UserAction::Deny,
+            ..DesktopOptions::default()
+        },
+    )
+    .await;
+    let session = desktop.launch().await;
+    session.click("connect").await.unwrap();
+    session.wait_for_state("failed").await.unwrap();
+    let message = session.text("error-message").await.unwrap();
+    assert!(message.contains("not granted"), "{message}");
+    shot(&session, "failed-denied").await;
+    session.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_keychain_it_connects_and_says_the_protection_is_weaker() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start(
+        "no-keychain",
+        DesktopOptions {
+            keychain: false,
+            ..DesktopOptions::default()
+        },
+    )
+    .await;
+    let session = desktop.launch().await;
+    let protection = session.text("protection").await.unwrap();
+    assert!(protection.contains("weaker"), "{protection}");
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    let key = desktop.fake.issued_keys()[0].key.clone();
+    shot(&session, "connected-no-keychain").await;
+    assert_no_secret_leaks(&desktop, &session, &key).await;
+    session.quit().await.unwrap();
+}
