@@ -41,4 +41,5 @@ sandbox: deps
 
 ## A .deb whose desktop entry handles the app's deep-link scheme.
 bundle: deps
+	test -x node_modules/.bin/tauri || npm install --no-audit --no-fund
 	npx tauri build --bundles deb

@@ -2,7 +2,8 @@
 # Installs what building, testing and packaging need, when it is missing:
 # Debian's packages (as root, or through sudo), the Rust components and
 # targets, tauri-driver, and the Tauri CLI. Safe to run again: it only
-# installs what is absent.
+# installs what is absent. The Tauri CLI, for bundling only, comes with
+# `make bundle`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +51,3 @@ if command -v rustup >/dev/null; then
         || rustup target add x86_64-pc-windows-gnu
 fi
 command -v tauri-driver >/dev/null || cargo install tauri-driver --locked --version 2.1.0
-if [ ! -x node_modules/.bin/tauri ] && command -v npm >/dev/null; then
-    npm ci --no-audit --no-fund
-fi
