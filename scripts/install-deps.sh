@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building, testing and packaging need, when it is missing:
 # Debian's packages (as root, or through sudo), the Rust components and
-# targets, tauri-driver, and the Tauri CLI. Safe to run again: it only
-# installs what is absent. The Tauri CLI, for bundling only, comes with
-# `make bundle`.
+# target for the Windows check, and tauri-driver. Safe to run again: it
+# only installs what is absent. The Tauri CLI, for bundling only, comes
+# with `make bundle`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

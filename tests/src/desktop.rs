@@ -231,6 +231,39 @@ impl Desktop {
         found
     }
 
+    /// Processes of the app still running for this desktop: the app and
+    /// WebKit's processes, found by the `HOME` they inherited.
+    pub fn app_processes(&self) -> Vec<u32> {
+        let home = format!("HOME={}", self.home.display());
+        let mut found = Vec::new();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return found;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            if !environ.split(|b| *b == 0).any(|var| var == home.as_bytes()) {
+                continue;
+            }
+            let exe = std::fs::read_link(entry.path().join("exe")).unwrap_or_default();
+            let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if name == "openrouter-connect"
+                || (name.starts_with("WebKit") && name.ends_with("Process"))
+            {
+                found.push(pid);
+            }
+        }
+        found
+    }
+
     /// The app's data folder, where the vault files live.
     pub fn data_dir(&self) -> PathBuf {
         self.home.join(".local/share/io.github.openrouterconnect")

@@ -1,6 +1,8 @@
 //! The real app in a real window under Xvfb, driven over WebDriver,
 //! against the fake OpenRouter, with a real Secret Service.
 
+#![cfg(target_os = "linux")]
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -117,6 +119,62 @@ async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
     assert_eq!(session.state().await.unwrap(), "disconnected");
     session.quit().await.unwrap();
     assert_eq!(desktop.fake.issued_keys().len(), 1);
+    assert_exits_within_two_seconds(&desktop).await;
+}
+
+/// After the window is closed, nothing of the app is left running.
+async fn assert_exits_within_two_seconds(desktop: &Desktop) {
+    for _ in 0..20 {
+        if desktop.app_processes().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let names: Vec<String> = desktop
+        .app_processes()
+        .iter()
+        .map(|pid| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+        .collect();
+    panic!("still running: {names:?}");
+}
+
+/// The vault's files are the user's alone.
+fn assert_private(desktop: &Desktop) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = desktop.data_dir();
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{}", dir.display());
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("vault") {
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", entry.path().display());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_deep_link_from_a_second_launch_completes_the_flow() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("deep-link", DesktopOptions::default()).await;
+    let session = desktop.launch().await;
+    session
+        .js("document.querySelector('[data-testid=\"callback-mode\"] input[value=\"deepLink\"]').click(); return true;")
+        .await
+        .unwrap();
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    let key = desktop.fake.issued_keys()[0].key.clone();
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    let browsed = std::fs::read_to_string(desktop.dir.join("browser.log")).unwrap();
+    assert!(
+        browsed.contains("callback_url=io.github.openrouterconnect%3A%2Fcallback"),
+        "{browsed}"
+    );
+    assert!(desktop.log().contains("deep link accepted"));
+    assert_no_secret_leaks(&desktop, &session, &key).await;
+    assert_private(&desktop);
+    session.quit().await.unwrap();
 }
 
 #[tokio::test]
