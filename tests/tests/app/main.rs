@@ -240,3 +240,41 @@ async fn without_a_keychain_it_connects_and_says_the_protection_is_weaker() {
     assert_no_secret_leaks(&desktop, &session, &key).await;
     session.quit().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_damaged_store_is_kept_aside_and_the_app_starts_disconnected() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("damaged", DesktopOptions::default()).await;
+    let data = desktop.data_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("vault-a.json"),
+        b"{\"record\": {\"version\": 1, \"seq\": 3, \"sta",
+    )
+    .unwrap();
+
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "disconnected");
+    let notice = session.text("store-notice").await.unwrap();
+    assert!(notice.contains("damaged"), "{notice}");
+    assert!(notice.contains("kept aside"), "{notice}");
+    shot(&session, "store-damaged").await;
+    let kept: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("vault-a.json.damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let evidence = std::fs::read(data.join(&kept[0])).unwrap();
+    assert!(
+        evidence.ends_with(b"\"sta"),
+        "the damaged file is kept as it was"
+    );
+
+    // A fresh connect works and leaves the evidence alone.
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    assert_eq!(std::fs::read(data.join(&kept[0])).unwrap(), evidence);
+    session.quit().await.unwrap();
+}
