@@ -5,6 +5,7 @@ const COMMANDS: &[&str] = &[
     "status",
     "connect",
     "cancel",
+    "dismiss",
     "open_again",
     "disconnect",
     "refresh_health",

@@ -253,6 +253,7 @@ function bind() {
   on(el.limitInput, 'change', () => showLimitProblem(limitProblem()));
 
   on(el.cancel, 'click', () => run('cancel', commands.cancel));
+  on(el.dismiss, 'click', () => run('dismiss', commands.dismiss));
   on(el.openAgain, 'click', () => run('open-again', commands.openAgain));
   on(el.copyLink, 'click', copyLink);
   on(el.authUrl, 'focus', () => el.authUrl.select());

@@ -76,6 +76,7 @@ export const commands = {
   /** @param {{keyLabel: string|null, limitUsd: number|null, mode: 'loopback'|'deepLink'}} options */
   connect: (options) => invoke('connect', { options }),
   cancel: () => invoke('cancel'),
+  dismiss: () => invoke('dismiss'),
   openAgain: () => invoke('open_again'),
   disconnect: () => invoke('disconnect'),
   refreshHealth: () => invoke('refresh_health'),

@@ -122,6 +122,7 @@ export function createView(doc = document) {
     confirm: byId('disconnect-confirm'),
     confirmDisconnect: byId('confirm-disconnect'),
     keepConnected: byId('keep-connected'),
+    dismiss: byId('dismiss'),
     currentKeyNote: byId('current-key-note'),
     protection: byId('protection'),
     protectionLabel: $('[data-testid="protection"] .protection-label'),
@@ -366,6 +367,7 @@ export function createView(doc = document) {
       words = ['Your previous key ', ' is still connected.'];
     }
     show(el.currentKeyNote, Boolean(words));
+    show(el.dismiss, Boolean(words) && state === 'failed');
     if (!words) return;
     setText(part(el.currentKeyNote, 'before'), words[0]);
     setText(part(el.currentKeyNote, 'masked'), masked);

@@ -328,6 +328,17 @@ impl Connector {
         Ok(self.status())
     }
 
+    /// Leaves a failed state for the one before the flow: connected with
+    /// the stored key, or disconnected. Anything else stays as it is.
+    pub fn dismiss(&self) -> Status {
+        let mut machine = self.inner.lock();
+        if matches!(machine.phase, Phase::Failed(_)) {
+            machine.phase = Phase::Idle;
+            self.inner.publish(&machine);
+        }
+        machine.status()
+    }
+
     /// Hands a URL that arrived through the app's scheme to the waiting
     /// flow. The URL is untrusted (anyone can launch the app with one): it
     /// must be the flow's own deep-link address, carry the flow's `state`,

@@ -290,6 +290,13 @@ async fn a_failed_reconnect_keeps_the_old_key() {
     assert_eq!(error_code(&status), "service-error");
     assert_eq!(status.key.as_ref(), Some(&first));
     assert_eq!(store.load().unwrap().unwrap().key, old_key);
+    let back = connector.dismiss();
+    assert_eq!(
+        back.state,
+        FlowState::Connected,
+        "dismissing returns to the stored key"
+    );
+    assert_eq!(back.key.as_ref(), Some(&first));
     fake.clear_fault(Endpoint::Exchange);
     let reply = connector
         .test_request("openrouter/auto", "Say hi")

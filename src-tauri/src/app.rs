@@ -35,6 +35,7 @@ pub fn run() {
             commands::status,
             commands::connect,
             commands::cancel,
+            commands::dismiss,
             commands::open_again,
             commands::disconnect,
             commands::refresh_health,

@@ -69,6 +69,13 @@ fn open_consent(app: &AppHandle, state: &AppState, flow: &FlowState) {
     }
 }
 
+/// Back from a failure to the key still stored, or to not connected.
+#[tauri::command]
+pub fn dismiss(state: State<'_, AppState>) -> AppStatus {
+    state.connector.dismiss();
+    state.snapshot()
+}
+
 #[tauri::command]
 pub async fn cancel(app: AppHandle, state: State<'_, AppState>) -> Result<AppStatus, Error> {
     state.connector.cancel().await?;
