@@ -259,6 +259,7 @@ function bind() {
   on(el.authUrl, 'focus', () => el.authUrl.select());
 
   on(el.reconnect, 'click', connect);
+  on(el.newKey, 'click', connect);
   on(el.refresh, 'click', () => run('refresh', commands.refreshHealth));
   on(el.testRequest, 'click', testRequest);
   on(el.openKeyPage, 'click', () => run('revoke', commands.openRevokePage, { returnsStatus: false }));

@@ -105,6 +105,7 @@ export function createView(doc = document) {
     exchangingTitle: $('[data-view="exchanging"] .view-title'),
     healthAlert: byId('health-alert'),
     reconnect: byId('reconnect'),
+    newKey: byId('new-key'),
     maskedKey: byId('masked-key'),
     freeTier: byId('free-tier'),
     openKeyPage: byId('open-key-page'),

@@ -20,6 +20,8 @@ pub enum UserAction {
     Approve,
     Deny,
     WalkAway,
+    /// Approves, then stops before the way back: the test delivers it.
+    Hold,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -39,7 +41,9 @@ impl Default for DesktopOptions {
 }
 
 pub struct Desktop {
+    pub name: String,
     pub dir: PathBuf,
+    display_name: String,
     pub home: PathBuf,
     pub fake: FakeOpenRouter,
     pub driver_url: String,
@@ -128,6 +132,7 @@ impl Desktop {
             UserAction::Approve => "approve",
             UserAction::Deny => "deny",
             UserAction::WalkAway => "ignore",
+            UserAction::Hold => "hold",
         };
         let log = std::fs::File::create(dir.join("app.log")).expect("log file");
         let driver = Command::new("dbus-run-session")
@@ -154,7 +159,9 @@ impl Desktop {
             .expect("dbus-run-session and tauri-driver run (make test installs them)");
         let driver_url = format!("http://127.0.0.1:{port}");
         let desktop = Desktop {
+            name: name.to_owned(),
             dir,
+            display_name,
             home,
             fake,
             driver_url,
@@ -202,6 +209,53 @@ impl Desktop {
     /// The app's log so far (stderr of the app and the drivers).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("app.log")).unwrap_or_default()
+    }
+
+    /// The last redirect the test browser saw (the way back, with the code).
+    pub fn last_redirect(&self) -> Option<String> {
+        let log = std::fs::read_to_string(self.dir.join("browser.log")).unwrap_or_default();
+        log.lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("redirect "))
+            .map(str::to_owned)
+    }
+
+    /// Every secret of this desktop's flows: the keys issued, the codes
+    /// handed out and the verifiers received by the fake.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = self.fake.issued_keys().into_iter().map(|k| k.key).collect();
+        secrets.extend(self.fake.issued_codes());
+        secrets.extend(self.fake.received_verifiers());
+        secrets
+    }
+
+    /// Checks that no secret is in a file under `HOME`, in the app's log,
+    /// in the page, or in any answer of the app's read-only commands.
+    pub async fn assert_no_secret_leaks(&self, session: &Session) {
+        let answers = session
+            .js_async(
+                "const done = arguments[arguments.length - 1];\
+                 const ask = (c) => window.__TAURI__.core.invoke(c).then((v) => JSON.stringify(v), (e) => JSON.stringify(e));\
+                 Promise.all(['status', 'refresh_health', 'test_request'].map(ask)).then((all) => done(all.join('\\n')));",
+            )
+            .await
+            .unwrap_or_default()
+            .to_string();
+        let page = session.page_html().await.unwrap_or_default();
+        let log = self.log();
+        for secret in self.secrets() {
+            assert!(
+                self.files_containing(&secret).is_empty(),
+                "a secret is in {:?}",
+                self.files_containing(&secret)
+            );
+            assert!(!log.contains(&secret), "a secret is in the app's log");
+            assert!(!page.contains(&secret), "a secret is in the page");
+            assert!(
+                !answers.contains(&secret),
+                "a secret is in a command's answer"
+            );
+        }
     }
 
     /// Every file under the test's `HOME` whose bytes contain `needle`.
@@ -270,8 +324,44 @@ impl Desktop {
     }
 }
 
+impl Desktop {
+    /// A failed test leaves its screen, the app's log, the test browser's
+    /// log and the fake's request log in `target/e2e-failures/<test>/`.
+    fn keep_evidence(&self) {
+        let folder = binaries()
+            .parent()
+            .map(|target| target.join("e2e-failures").join(&self.name))
+            .unwrap_or_else(|| self.dir.join("evidence"));
+        let _ = std::fs::remove_dir_all(&folder);
+        let _ = std::fs::create_dir_all(&folder);
+        let _ = Command::new("import")
+            .args(["-display", &self.display_name, "-window", "root"])
+            .arg(folder.join("screen.png"))
+            .status();
+        let requests: Vec<String> = self
+            .fake
+            .requests()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} referer={:?} title={:?}",
+                    r.method, r.path, r.http_referer, r.title
+                )
+            })
+            .collect();
+        let _ = std::fs::write(folder.join("fake-requests.log"), requests.join("\n"));
+        for file in ["app.log", "browser.log"] {
+            let _ = std::fs::copy(self.dir.join(file), folder.join(file));
+        }
+        eprintln!("evidence kept in {}", folder.display());
+    }
+}
+
 impl Drop for Desktop {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.keep_evidence();
+        }
         // The whole process group: tauri-driver, WebKitWebDriver, the app
         // and its WebKit processes, the bus and the keyring.
         let group = format!("-{}", self.driver.id());
@@ -281,10 +371,6 @@ impl Drop for Desktop {
         let _ = self.driver.wait();
         let _ = self.display.kill();
         let _ = self.display.wait();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        } else {
-            eprintln!("kept for inspection: {}", self.dir.display());
-        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

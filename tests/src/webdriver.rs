@@ -76,6 +76,17 @@ impl Session {
         .await
     }
 
+    /// Runs an asynchronous script; it calls its last argument with the
+    /// result.
+    pub async fn js_async(&self, script: &str) -> Result<Value, String> {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
     async fn find(&self, test_id: &str) -> Result<String, String> {
         let value = self
             .call(

@@ -1,10 +1,13 @@
 //! `fake-browser URL`: a stand-in for the user's browser, given to the app
 //! through `$BROWSER`. It acts on OpenRouter's consent page the way
-//! `FAKE_BROWSER_DECISION` says (`approve`, `deny`, or `ignore`: the user
-//! walked away), and follows the redirect back like a browser. A redirect
+//! `FAKE_BROWSER_DECISION` says (`approve`, `deny`, `ignore`: the user
+//! walked away, or `hold`: approve, then stop before the way back, so a
+//! test can deliver it later or tampered), and follows the redirect back
+//! like a browser. A redirect
 //! to the app's scheme is handed to `FAKE_BROWSER_DEEP_LINK_HANDLER`, as
 //! a desktop would. Every URL it was given is appended to
-//! `FAKE_BROWSER_LOG`, when set.
+//! `FAKE_BROWSER_LOG`, when set, and so is every redirect, as
+//! `redirect <url>`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -17,18 +20,11 @@ async fn main() -> ExitCode {
         eprintln!("usage: fake-browser URL");
         return ExitCode::from(2);
     };
-    if let Some(log) = std::env::var_os("FAKE_BROWSER_LOG") {
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-        {
-            let _ = writeln!(file, "{url}");
-        }
-    }
-    let decision = match std::env::var("FAKE_BROWSER_DECISION").as_deref() {
-        Ok("deny") => Decision::Deny,
-        Ok("ignore") => return ExitCode::SUCCESS,
+    log(&url);
+    let mode = std::env::var("FAKE_BROWSER_DECISION").unwrap_or_default();
+    let decision = match mode.as_str() {
+        "deny" => Decision::Deny,
+        "ignore" => return ExitCode::SUCCESS,
         _ => Decision::Approve,
     };
     let browser = Browser::new();
@@ -39,6 +35,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    log(&format!("redirect {redirect}"));
+    if mode == "hold" {
+        return ExitCode::SUCCESS;
+    }
     if redirect.starts_with("http://") || redirect.starts_with("https://") {
         return match browser.visit(&redirect).await {
             Ok(_) => ExitCode::SUCCESS,
@@ -56,6 +56,18 @@ async fn main() -> ExitCode {
         Err(_) => {
             eprintln!("fake-browser: no handler for a deep link");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn log(line: &str) {
+    if let Some(log) = std::env::var_os("FAKE_BROWSER_LOG") {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(file, "{line}");
         }
     }
 }

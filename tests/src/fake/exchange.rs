@@ -38,6 +38,7 @@ pub(crate) async fn exchange(
     };
 
     let mut state = lock(&shared);
+    state.verifiers.extend(request.verifier.clone());
     let now = state.now();
     let Some(issued) = state.codes.get_mut(&request.code) else {
         return api_error(StatusCode::FORBIDDEN, INVALID_CODE);

@@ -200,6 +200,16 @@ impl FakeOpenRouter {
         lock(&self.shared).requests.clone()
     }
 
+    /// Every code the consent page handed out, used or not.
+    pub fn issued_codes(&self) -> Vec<String> {
+        lock(&self.shared).codes.keys().cloned().collect()
+    }
+
+    /// Every `code_verifier` the exchange received.
+    pub fn received_verifiers(&self) -> Vec<String> {
+        lock(&self.shared).verifiers.clone()
+    }
+
     /// How many `POST /api/v1/auth/keys` came in, whatever their outcome.
     pub fn exchange_count(&self) -> usize {
         lock(&self.shared).exchange_count

@@ -92,6 +92,9 @@ pub(crate) struct State {
     pub(crate) keys: Vec<KeyEntry>,
     pub(crate) requests: Vec<RequestRecord>,
     pub(crate) exchange_count: usize,
+    /// Every `code_verifier` an exchange carried, so end-to-end tests can
+    /// search logs and files for it.
+    pub(crate) verifiers: Vec<String>,
     /// Titles learned from attribution headers, by the referer's host, which
     /// is how a public https callback gets a name on the consent page.
     pub(crate) titles: HashMap<String, String>,
@@ -108,6 +111,7 @@ impl State {
             keys: Vec::new(),
             requests: Vec::new(),
             exchange_count: 0,
+            verifiers: Vec::new(),
             titles: HashMap::new(),
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use fake_openrouter::desktop::{Desktop, DesktopOptions, UserAction, binaries};
 use fake_openrouter::webdriver::Session;
+use fake_openrouter::{Browser, Endpoint, Fault};
 
 /// One desktop at a time: each starts a display, a bus, a keyring, a
 /// driver and WebKit, and two cores are enough for one.
@@ -33,20 +34,6 @@ async fn shot(session: &Session, name: &str) {
 /// Masks a key the way the panel shows it.
 fn masked(key: &str) -> String {
     format!("sk-or-v1-…{}", &key[key.len() - 4..])
-}
-
-/// The key must be nowhere but in the keychain and as ciphertext.
-async fn assert_no_secret_leaks(desktop: &Desktop, session: &Session, key: &str) {
-    assert_eq!(
-        desktop.files_containing(key),
-        Vec::<PathBuf>::new(),
-        "plaintext key in a file"
-    );
-    assert!(!desktop.log().contains(key), "the key is in the log");
-    assert!(
-        !session.page_html().await.unwrap().contains(key),
-        "the key is in the page"
-    );
 }
 
 #[tokio::test]
@@ -81,7 +68,7 @@ async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
     let limit = session.text("limit").await.unwrap();
     assert!(limit.contains("No limit"), "{limit}");
     shot(&session, "connected").await;
-    assert_no_secret_leaks(&desktop, &session, &key).await;
+    desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 
     // Restart: still connected, and the key decrypts and works.
@@ -105,7 +92,7 @@ async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
     session.click("confirm-disconnect").await.unwrap();
     session.wait_for_state("disconnected").await.unwrap();
     shot(&session, "disconnected-after-forget").await;
-    assert_no_secret_leaks(&desktop, &session, &key).await;
+    desktop.assert_no_secret_leaks(&session).await;
     for slot in ["vault-a.json", "vault-b.json"] {
         let text = std::fs::read_to_string(desktop.data_dir().join(slot)).unwrap_or_default();
         assert!(
@@ -172,7 +159,7 @@ async fn a_deep_link_from_a_second_launch_completes_the_flow() {
         "{browsed}"
     );
     assert!(desktop.log().contains("deep link accepted"));
-    assert_no_secret_leaks(&desktop, &session, &key).await;
+    desktop.assert_no_secret_leaks(&session).await;
     assert_private(&desktop);
     session.quit().await.unwrap();
 }
@@ -235,9 +222,9 @@ async fn without_a_keychain_it_connects_and_says_the_protection_is_weaker() {
     assert!(protection.contains("weaker"), "{protection}");
     session.click("connect").await.unwrap();
     session.wait_for_state("connected").await.unwrap();
-    let key = desktop.fake.issued_keys()[0].key.clone();
+    assert_eq!(desktop.fake.issued_keys().len(), 1);
     shot(&session, "connected-no-keychain").await;
-    assert_no_secret_leaks(&desktop, &session, &key).await;
+    desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
 
@@ -276,5 +263,244 @@ async fn a_damaged_store_is_kept_aside_and_the_app_starts_disconnected() {
     session.click("connect").await.unwrap();
     session.wait_for_state("connected").await.unwrap();
     assert_eq!(std::fs::read(data.join(&kept[0])).unwrap(), evidence);
+    session.quit().await.unwrap();
+}
+
+/// Records every `data-state` the panel shows from now on.
+async fn record_states(session: &Session) {
+    session
+        .js("const s = document.querySelector('[data-testid=\"status\"]'); window.__seen = [s.dataset.state];\
+             new MutationObserver(() => { const v = s.dataset.state;\
+               if (window.__seen[window.__seen.length - 1] !== v) window.__seen.push(v); })\
+             .observe(s, {attributes: true, attributeFilter: ['data-state']}); return true;")
+        .await
+        .unwrap();
+}
+
+async fn recorded_states(session: &Session) -> Vec<String> {
+    let value = session.js("return window.__seen;").await.unwrap();
+    serde_json::from_value(value).unwrap()
+}
+
+async fn wait_for_text(session: &Session, test_id: &str, needle: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = session.text(test_id).await.unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{test_id} never said {needle:?}: {text:?}");
+}
+
+/// The loopback port named in the panel's consent link.
+async fn callback_port(session: &Session) -> u16 {
+    let link = session
+        .js("return document.querySelector('[data-testid=\"auth-url\"]').value;")
+        .await
+        .unwrap();
+    let link = url::Url::parse(link.as_str().unwrap()).unwrap();
+    let callback = link
+        .query_pairs()
+        .find(|(k, _)| k == "callback_url")
+        .unwrap()
+        .1
+        .into_owned();
+    url::Url::parse(&callback).unwrap().port().unwrap()
+}
+
+async fn wait_for_redirect(desktop: &Desktop, not: Option<&str>) -> String {
+    for _ in 0..100 {
+        if let Some(redirect) = desktop.last_redirect() {
+            if Some(redirect.as_str()) != not {
+                return redirect;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the test browser never reached the consent page");
+}
+
+#[tokio::test]
+async fn the_status_walks_through_each_state_and_cancel_closes_the_port() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("states", DesktopOptions::default()).await;
+    desktop
+        .fake
+        .set_fault(Endpoint::Exchange, Fault::Delay(Duration::from_millis(800)));
+    let session = desktop.launch().await;
+    record_states(&session).await;
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    assert_eq!(
+        recorded_states(&session).await,
+        ["disconnected", "awaiting", "exchanging", "connected"]
+    );
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+    drop(desktop);
+
+    let desktop = Desktop::start(
+        "cancel",
+        DesktopOptions {
+            user: UserAction::WalkAway,
+            ..DesktopOptions::default()
+        },
+    )
+    .await;
+    let session = desktop.launch().await;
+    session.click("connect").await.unwrap();
+    session.wait_for_state("awaiting").await.unwrap();
+    let port = callback_port(&session).await;
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    session.click("cancel").await.unwrap();
+    session.wait_for_state("disconnected").await.unwrap();
+    let refused = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(
+        refused.is_err(),
+        "the loopback port still answers after cancel"
+    );
+    session.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_reconnect_keeps_the_old_key_working() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("reconnect-500", DesktopOptions::default()).await;
+    let session = desktop.launch().await;
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    let key = desktop.fake.issued_keys()[0].key.clone();
+
+    desktop
+        .fake
+        .set_fault(Endpoint::Exchange, Fault::Status(500));
+    session.click("new-key").await.unwrap();
+    session.wait_for_state("failed").await.unwrap();
+    let message = session.text("error-message").await.unwrap();
+    assert!(message.contains("problem on its side"), "{message}");
+    let note = session.text("current-key-note").await.unwrap();
+    assert!(note.contains(&masked(&key)), "{note}");
+    shot(&session, "failed-reconnect-keeps-key").await;
+    assert_eq!(desktop.fake.issued_keys().len(), 1);
+
+    session.click("dismiss").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    session.click("test-request").await.unwrap();
+    wait_for_text(&session, "test-reply", fake_openrouter::CHAT_REPLY).await;
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+
+    // Still the old key after a restart.
+    let session = desktop.launch().await;
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    session.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_code_and_a_wrong_state_each_say_what_happened() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start(
+        "expired-and-state",
+        DesktopOptions {
+            user: UserAction::Hold,
+            ..DesktopOptions::default()
+        },
+    )
+    .await;
+    let session = desktop.launch().await;
+    session.click("connect").await.unwrap();
+    let first = wait_for_redirect(&desktop, None).await;
+    desktop.fake.advance_clock(Duration::from_secs(11 * 60));
+    let page = Browser::new().visit(&first).await.unwrap();
+    assert!(page.body.contains("expired"), "{}", page.body);
+    session.wait_for_state("failed").await.unwrap();
+    let message = session.text("error-message").await.unwrap();
+    assert!(message.contains("expired"), "{message}");
+    shot(&session, "failed-code-expired").await;
+
+    // Try again; a forged state is turned away and the flow keeps waiting.
+    session.click("connect").await.unwrap();
+    let second = wait_for_redirect(&desktop, Some(&first)).await;
+    let mut forged = url::Url::parse(&second).unwrap();
+    let pairs: Vec<(String, String)> = forged
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "state" {
+                "forged".to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    let page = Browser::new().visit(forged.as_str()).await.unwrap();
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("did not belong"), "{}", page.body);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(session.state().await.unwrap(), "awaiting");
+
+    let page = Browser::new().visit(&second).await.unwrap();
+    assert!(
+        page.body.contains("Connected to OpenRouter"),
+        "{}",
+        page.body
+    );
+    session.wait_for_state("connected").await.unwrap();
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_reported_on_start() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("revoked", DesktopOptions::default()).await;
+    let session = desktop.launch().await;
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    session.quit().await.unwrap();
+
+    desktop.fake.revoke_all_keys();
+    let session = desktop.launch().await;
+    let alert = wait_for_text(&session, "health-alert", "no longer valid").await;
+    assert!(!alert.is_empty());
+    shot(&session, "connected-key-revoked").await;
+    session.click("reconnect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    assert_eq!(desktop.fake.issued_keys().len(), 2);
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_ends_every_process_and_keeps_the_store() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("sigterm", DesktopOptions::default()).await;
+    let session = desktop.launch().await;
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    let key = desktop.fake.issued_keys()[0].key.clone();
+    let app: Vec<u32> = desktop
+        .app_processes()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe"))
+                .is_ok_and(|exe| exe.ends_with("openrouter-connect"))
+        })
+        .collect();
+    assert_eq!(app.len(), 1, "{app:?}");
+    std::process::Command::new("kill")
+        .args(["-TERM", &app[0].to_string()])
+        .status()
+        .unwrap();
+    assert_exits_within_two_seconds(&desktop).await;
+    let _ = session.quit().await;
+
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "connected");
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
     session.quit().await.unwrap();
 }
