@@ -108,20 +108,8 @@ async fn a_wrong_state_is_turned_away_and_the_right_answer_still_connects() {
         .await
         .unwrap();
 
-    let mut forged = url::Url::parse(&redirect).unwrap();
-    let pairs: Vec<(String, String)> = forged
-        .query_pairs()
-        .map(|(k, v)| {
-            let v = if k == "state" {
-                "forged".to_owned()
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
-        })
-        .collect();
-    forged.query_pairs_mut().clear().extend_pairs(pairs);
-    let page = browser.visit(forged.as_str()).await.unwrap();
+    let forged = fake_openrouter::browser::with_param(&redirect, "state", "forged");
+    let page = browser.visit(&forged).await.unwrap();
     assert_eq!(page.status, 400);
     assert!(page.body.contains("did not belong"), "{}", page.body);
     assert!(matches!(

@@ -92,6 +92,18 @@ fn start_display() -> (Child, String) {
 }
 
 impl Desktop {
+    /// A desktop with a keychain whose user does `user` on the consent page.
+    pub async fn for_user(name: &str, user: UserAction) -> Desktop {
+        Self::start(
+            name,
+            DesktopOptions {
+                user,
+                ..DesktopOptions::default()
+            },
+        )
+        .await
+    }
+
     pub async fn start(name: &str, options: DesktopOptions) -> Desktop {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let app = binaries().join("openrouter-connect");

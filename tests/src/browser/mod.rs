@@ -15,6 +15,25 @@ use url::Url;
 /// catches a redirect loop quickly.
 const MAX_REDIRECTS: usize = 5;
 
+/// `url` with the query parameter `name` set to `value`, the others kept
+/// in order: a callback tampered with the way an attacker would.
+pub fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut url = Url::parse(url).expect("a URL to tamper with");
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name {
+                value.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url.to_string()
+}
+
 /// The button the user presses on the consent page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {

@@ -167,14 +167,7 @@ async fn a_deep_link_from_a_second_launch_completes_the_flow() {
 #[tokio::test]
 async fn waiting_then_cancel_and_a_denial_then_retry() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let desktop = Desktop::start(
-        "walk-away",
-        DesktopOptions {
-            user: UserAction::WalkAway,
-            ..DesktopOptions::default()
-        },
-    )
-    .await;
+    let desktop = Desktop::for_user("walk-away", UserAction::WalkAway).await;
     let session = desktop.launch().await;
     session.click("connect").await.unwrap();
     session.wait_for_state("awaiting").await.unwrap();
@@ -189,14 +182,7 @@ async fn waiting_then_cancel_and_a_denial_then_retry() {
     session.quit().await.unwrap();
     drop(desktop);
 
-    let desktop = Desktop::start(
-        "deny",
-        DesktopOptions {
-            user: UserAction::Deny,
-            ..DesktopOptions::default()
-        },
-    )
-    .await;
+    let desktop = Desktop::for_user("deny", UserAction::Deny).await;
     let session = desktop.launch().await;
     session.click("connect").await.unwrap();
     session.wait_for_state("failed").await.unwrap();
@@ -341,14 +327,7 @@ async fn the_status_walks_through_each_state_and_cancel_closes_the_port() {
     session.quit().await.unwrap();
     drop(desktop);
 
-    let desktop = Desktop::start(
-        "cancel",
-        DesktopOptions {
-            user: UserAction::WalkAway,
-            ..DesktopOptions::default()
-        },
-    )
-    .await;
+    let desktop = Desktop::for_user("cancel", UserAction::WalkAway).await;
     let session = desktop.launch().await;
     session.click("connect").await.unwrap();
     session.wait_for_state("awaiting").await.unwrap();
@@ -402,14 +381,7 @@ async fn a_failed_reconnect_keeps_the_old_key_working() {
 #[tokio::test]
 async fn an_expired_code_and_a_wrong_state_each_say_what_happened() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let desktop = Desktop::start(
-        "expired-and-state",
-        DesktopOptions {
-            user: UserAction::Hold,
-            ..DesktopOptions::default()
-        },
-    )
-    .await;
+    let desktop = Desktop::for_user("expired-and-state", UserAction::Hold).await;
     let session = desktop.launch().await;
     session.click("connect").await.unwrap();
     let first = wait_for_redirect(&desktop, None).await;
@@ -424,20 +396,8 @@ async fn an_expired_code_and_a_wrong_state_each_say_what_happened() {
     // Try again; a forged state is turned away and the flow keeps waiting.
     session.click("connect").await.unwrap();
     let second = wait_for_redirect(&desktop, Some(&first)).await;
-    let mut forged = url::Url::parse(&second).unwrap();
-    let pairs: Vec<(String, String)> = forged
-        .query_pairs()
-        .map(|(k, v)| {
-            let v = if k == "state" {
-                "forged".to_owned()
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
-        })
-        .collect();
-    forged.query_pairs_mut().clear().extend_pairs(pairs);
-    let page = Browser::new().visit(forged.as_str()).await.unwrap();
+    let forged = fake_openrouter::browser::with_param(&second, "state", "forged");
+    let page = Browser::new().visit(&forged).await.unwrap();
     assert_eq!(page.status, 400);
     assert!(page.body.contains("did not belong"), "{}", page.body);
     tokio::time::sleep(Duration::from_millis(300)).await;
