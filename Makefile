@@ -3,10 +3,10 @@
 CARGO ?= cargo
 SANDBOX_PORT ?= 8787
 
-.PHONY: test deps check fmt clippy windows build unit run sandbox bundle
+.PHONY: test deps check fmt clippy windows build unit package-test cli run sandbox bundle
 
 ## Installs what is missing, then runs every check and test.
-test: deps check build unit
+test: deps check build unit package-test
 
 deps:
 	./scripts/install-deps.sh
@@ -30,6 +30,19 @@ build:
 unit:
 	$(CARGO) test --workspace --locked
 
+## The installed package: a debug .deb, installed with dpkg, its desktop
+## entry checked and its deep link delivered by xdg-open and gio open.
+## Needs root (dpkg -i); the package is removed again afterwards.
+package-test: cli
+	@if [ "$$(id -u)" -ne 0 ]; then echo "package-test: needs root for dpkg -i; not run"; exit 0; fi; \
+	npx tauri build --debug --bundles deb && \
+	$(CARGO) test --locked -p openrouter-connect-tests --test app -- --ignored; \
+	status=$$?; dpkg -r open-router-connect >/dev/null 2>&1; exit $$status
+
+## The Tauri CLI (npm), for bundling.
+cli:
+	test -x node_modules/.bin/tauri || npm install --no-audit --no-fund
+
 ## Builds and starts the app against OpenRouter.
 run: deps
 	$(CARGO) run --locked -p openrouter-connect
@@ -40,6 +53,5 @@ sandbox: deps
 	./scripts/sandbox.sh $(SANDBOX_PORT)
 
 ## A .deb whose desktop entry handles the app's deep-link scheme.
-bundle: deps
-	test -x node_modules/.bin/tauri || npm install --no-audit --no-fund
+bundle: deps cli
 	npx tauri build --bundles deb

@@ -24,11 +24,16 @@ pub enum UserAction {
     Hold,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct DesktopOptions {
     pub user: UserAction,
     /// A Secret Service on the bus; without one the app must fall back.
     pub keychain: bool,
+    /// The app to start; the one cargo built when `None`.
+    pub app: Option<PathBuf>,
+    /// The command a deep link is handed to (`xdg-open`, `gio open`); the
+    /// app binary itself when `None`, as a second launch.
+    pub deep_link_handler: Option<String>,
 }
 
 impl Default for DesktopOptions {
@@ -36,6 +41,8 @@ impl Default for DesktopOptions {
         Self {
             user: UserAction::Approve,
             keychain: true,
+            app: None,
+            deep_link_handler: None,
         }
     }
 }
@@ -106,7 +113,10 @@ impl Desktop {
 
     pub async fn start(name: &str, options: DesktopOptions) -> Desktop {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let app = binaries().join("openrouter-connect");
+        let app = options
+            .app
+            .clone()
+            .unwrap_or_else(|| binaries().join("openrouter-connect"));
         assert!(
             app.exists(),
             "{} is missing: build it first (make build)",
@@ -159,7 +169,13 @@ impl Desktop {
             .env("BROWSER", binaries().join("fake-browser"))
             .env("FAKE_BROWSER_DECISION", decision)
             .env("FAKE_BROWSER_LOG", dir.join("browser.log"))
-            .env("FAKE_BROWSER_DEEP_LINK_HANDLER", &app)
+            .env(
+                "FAKE_BROWSER_DEEP_LINK_HANDLER",
+                options
+                    .deep_link_handler
+                    .clone()
+                    .unwrap_or_else(|| app.to_string_lossy().into_owned()),
+            )
             .env("RUST_LOG", "info")
             .env("NO_AT_BRIDGE", "1")
             .env_remove("DBUS_SESSION_BUS_ADDRESS")

@@ -49,8 +49,17 @@ async fn main() -> ExitCode {
         };
     }
     match std::env::var("FAKE_BROWSER_DEEP_LINK_HANDLER") {
-        Ok(handler) => match std::process::Command::new(handler).arg(&redirect).status() {
-            Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(handler) => match handler
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .split_first()
+            .map(|(program, args)| {
+                std::process::Command::new(program)
+                    .args(args)
+                    .arg(&redirect)
+                    .status()
+            }) {
+            Some(Ok(status)) if status.success() => ExitCode::SUCCESS,
             _ => ExitCode::FAILURE,
         },
         Err(_) => {

@@ -464,3 +464,66 @@ async fn sigterm_ends_every_process_and_keeps_the_store() {
     assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
     session.quit().await.unwrap();
 }
+
+/// The `.deb` that `make test` builds before running this test.
+fn built_package() -> PathBuf {
+    let folder = binaries().join("bundle").join("deb");
+    std::fs::read_dir(&folder)
+        .unwrap_or_else(|_| panic!("no {}: build it with make package-test", folder.display()))
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .expect("a .deb")
+}
+
+#[tokio::test]
+#[ignore = "installs the .deb system-wide; make test builds it and runs this as root"]
+async fn the_installed_package_takes_its_deep_link_through_the_desktop() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let deb = built_package();
+    let installed = std::process::Command::new("dpkg")
+        .arg("-i")
+        .arg(&deb)
+        .status()
+        .unwrap();
+    assert!(installed.success(), "dpkg -i {}", deb.display());
+
+    let entry = std::fs::read_dir("/usr/share/applications")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains("Exec=openrouter-connect")))
+        .expect("the package's desktop entry");
+    let text = std::fs::read_to_string(&entry).unwrap();
+    assert!(text.contains("Exec=openrouter-connect %u"), "{text}");
+    assert!(
+        text.contains("MimeType=x-scheme-handler/io.github.openrouterconnect"),
+        "{text}"
+    );
+
+    for (name, handler) in [
+        ("installed-xdg-open", "xdg-open"),
+        ("installed-gio-open", "gio open"),
+    ] {
+        let desktop = Desktop::start(
+            name,
+            DesktopOptions {
+                app: Some(PathBuf::from("/usr/bin/openrouter-connect")),
+                deep_link_handler: Some(handler.to_owned()),
+                ..DesktopOptions::default()
+            },
+        )
+        .await;
+        let session = desktop.launch().await;
+        session
+            .js("document.querySelector('[data-testid=\"callback-mode\"] input[value=\"deepLink\"]').click(); return true;")
+            .await
+            .unwrap();
+        session.click("connect").await.unwrap();
+        session.wait_for_state("connected").await.unwrap();
+        assert!(desktop.log().contains("deep link accepted"), "{handler}");
+        desktop.assert_no_secret_leaks(&session).await;
+        session.quit().await.unwrap();
+        assert_exits_within_two_seconds(&desktop).await;
+    }
+}
