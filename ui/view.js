@@ -332,6 +332,7 @@ export function createView(doc = document) {
 
     renderHealthAlert(s, kind);
     setBusy(el.reconnect, local.busy.has('connect'), 'Opening your browser…', 'Reconnect');
+    setBusy(el.newKey, local.busy.has('connect'), 'Opening your browser…', 'New key');
 
     setText(el.maskedKey, key.masked || '');
     show(el.freeTier, Boolean(info && info.isFreeTier));

@@ -101,8 +101,19 @@ impl Session {
             .ok_or_else(|| format!("no element {test_id}"))
     }
 
-    /// Clicks the element with this `data-testid`, as a user would.
+    /// Clicks the element with this `data-testid`, as a user would: once
+    /// it no longer says it is busy.
     pub async fn click(&self, test_id: &str) -> Result<(), String> {
+        let ready = format!(
+            "const b = document.querySelector('[data-testid=\"{test_id}\"]');\
+             return !!b && b.getAttribute('aria-disabled') !== 'true' && b.getAttribute('aria-busy') !== 'true';"
+        );
+        for _ in 0..100 {
+            if self.js(&ready).await? == Value::Bool(true) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let id = self.find(test_id).await?;
         self.call(
             reqwest::Method::POST,
