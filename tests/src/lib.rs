@@ -10,6 +10,7 @@ pub mod browser;
 #[cfg(target_os = "linux")]
 pub mod desktop;
 pub mod fake;
+#[cfg(target_os = "linux")]
 pub mod webdriver;
 
 pub use browser::{Browser, BrowserError, Decision, Visit};

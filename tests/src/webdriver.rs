@@ -1,104 +1,53 @@
-//! The few W3C WebDriver calls the end-to-end tests make, over plain HTTP
-//! to tauri-driver.
+//! The WebDriver calls the end-to-end tests make, through fantoccini, to
+//! tauri-driver: a thin layer that finds elements by `data-testid`.
 
 use std::time::Duration;
 
-use base64::Engine;
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-/// The key W3C WebDriver names an element reference by.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
 pub struct Session {
-    http: reqwest::Client,
-    base: String,
+    client: Client,
 }
 
 impl Session {
     /// Starts the app at `application` through the driver at `driver`.
     pub async fn start(driver: &str, application: &str) -> Result<Session, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .no_proxy()
-            .build()
-            .map_err(|e| e.to_string())?;
-        let body = json!({"capabilities": {"alwaysMatch": {
-            "tauri:options": {"application": application}
-        }}});
-        let answer: Value = http
-            .post(format!("{driver}/session"))
-            .json(&body)
-            .send()
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "tauri:options".to_owned(),
+            json!({ "application": application }),
+        );
+        let client = ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(driver)
             .await
-            .map_err(|e| format!("no WebDriver at {driver}: {e}"))?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        let id = answer["value"]["sessionId"]
-            .as_str()
-            .ok_or_else(|| format!("no session: {answer}"))?;
-        Ok(Session {
-            http,
-            base: format!("{driver}/session/{id}"),
-        })
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer: Value = request
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(error) = answer["value"]["error"].as_str() {
-            return Err(format!("{error}: {}", answer["value"]["message"]));
-        }
-        Ok(answer["value"].clone())
+            .map_err(|e| format!("no WebDriver session at {driver}: {e}"))?;
+        Ok(Session { client })
     }
 
     /// Runs a script in the page and returns its value.
     pub async fn js(&self, script: &str) -> Result<Value, String> {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Runs an asynchronous script; it calls its last argument with the
     /// result.
     pub async fn js_async(&self, script: &str) -> Result<Value, String> {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/async",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
+        self.client
+            .execute_async(script, Vec::new())
+            .await
+            .map_err(|e| e.to_string())
     }
 
-    async fn find(&self, test_id: &str) -> Result<String, String> {
-        let value = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": format!("[data-testid=\"{test_id}\"]")})),
-            )
-            .await?;
-        value[ELEMENT]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("no element {test_id}"))
+    async fn find(&self, test_id: &str) -> Result<fantoccini::elements::Element, String> {
+        self.client
+            .find(Locator::Css(&format!("[data-testid=\"{test_id}\"]")))
+            .await
+            .map_err(|e| format!("no element {test_id}: {e}"))
     }
 
     /// Clicks the element with this `data-testid`, as a user would: once
@@ -114,23 +63,20 @@ impl Session {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let id = self.find(test_id).await?;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            Some(json!({})),
-        )
-        .await
-        .map(|_| ())
+        self.find(test_id)
+            .await?
+            .click()
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The rendered text of the element with this `data-testid`.
     pub async fn text(&self, test_id: &str) -> Result<String, String> {
-        let id = self.find(test_id).await?;
-        let value = self
-            .call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
-            .await?;
-        Ok(value.as_str().unwrap_or_default().to_owned())
+        self.find(test_id)
+            .await?
+            .text()
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The panel's `data-state`.
@@ -167,10 +113,7 @@ impl Session {
 
     /// Saves a PNG of the window.
     pub async fn screenshot(&self, path: &std::path::Path) -> Result<(), String> {
-        let value = self.call(reqwest::Method::GET, "/screenshot", None).await?;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(value.as_str().unwrap_or_default())
-            .map_err(|e| e.to_string())?;
+        let png = self.client.screenshot().await.map_err(|e| e.to_string())?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         }
@@ -179,11 +122,6 @@ impl Session {
 
     /// Ends the session, which quits the app.
     pub async fn quit(self) -> Result<(), String> {
-        self.http
-            .delete(&self.base)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(())
+        self.client.close().await.map_err(|e| e.to_string())
     }
 }
