@@ -47,26 +47,32 @@ async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
     assert!(protection.contains("Secret Service"), "{protection}");
     shot(&session, "disconnected").await;
 
+    // A spending limit chosen before connecting goes to OpenRouter.
+    session
+        .js(
+            "const i = document.querySelector('[data-testid=\"limit-input\"]'); i.value = '5';\
+             i.dispatchEvent(new Event('input', {bubbles: true})); return true;",
+        )
+        .await
+        .unwrap();
     session.click("connect").await.unwrap();
     session.wait_for_state("connected").await.unwrap();
     let issued = desktop.fake.issued_keys();
     assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].limit, Some(5.0));
     let key = issued[0].key.clone();
     assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
     let label = session.text("key-label").await.unwrap();
     assert!(label.starts_with("OpenRouter Connect on "), "{label}");
     assert_eq!(issued[0].label, label);
-    // The health check after connecting fills in usage and limit.
-    for _ in 0..50 {
-        if session.text("usage").await.unwrap().contains('$') {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let usage = session.text("usage").await.unwrap();
-    assert!(usage.contains("0.00 used"), "{usage}");
+    // Usage and limit shown are the fake's figures.
+    desktop.fake.set_key_usage(&key, 1.25);
+    session.click("refresh").await.unwrap();
+    let usage = wait_for_text(&session, "usage", "1.25 used").await;
+    assert!(!usage.is_empty());
     let limit = session.text("limit").await.unwrap();
-    assert!(limit.contains("No limit"), "{limit}");
+    assert!(limit.contains("5.00"), "{limit}");
+    assert!(limit.contains("3.75"), "the remaining credit: {limit}");
     shot(&session, "connected").await;
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
@@ -179,6 +185,7 @@ async fn waiting_then_cancel_and_a_denial_then_retry() {
     shot(&session, "awaiting").await;
     session.click("cancel").await.unwrap();
     session.wait_for_state("disconnected").await.unwrap();
+    desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
     drop(desktop);
 
@@ -188,7 +195,9 @@ async fn waiting_then_cancel_and_a_denial_then_retry() {
     session.wait_for_state("failed").await.unwrap();
     let message = session.text("error-message").await.unwrap();
     assert!(message.contains("not granted"), "{message}");
+    assert_eq!(session.text("connect").await.unwrap(), "Try again");
     shot(&session, "failed-denied").await;
+    desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
 
@@ -249,6 +258,7 @@ async fn a_damaged_store_is_kept_aside_and_the_app_starts_disconnected() {
     session.click("connect").await.unwrap();
     session.wait_for_state("connected").await.unwrap();
     assert_eq!(std::fs::read(data.join(&kept[0])).unwrap(), evidence);
+    desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
 
@@ -462,6 +472,7 @@ async fn sigterm_ends_every_process_and_keeps_the_store() {
     let session = desktop.launch().await;
     assert_eq!(session.state().await.unwrap(), "connected");
     assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
 
