@@ -13,7 +13,7 @@ packages=(
     librsvg2-dev libssl-dev libdbus-1-dev xdg-utils
     # the window, WebDriver, D-Bus and a Secret Service for the tests
     xvfb xauth webkit2gtk-driver dbus-x11 gnome-keyring libsecret-tools
-    desktop-file-utils imagemagick
+    desktop-file-utils imagemagick libglib2.0-bin
     # the Windows compile check
     gcc-mingw-w64-x86-64
 )
