@@ -353,6 +353,11 @@ fn classify(error: &reqwest::Error) -> Error {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => cause = NetworkCause::Refused,
                 std::io::ErrorKind::TimedOut => return Error::Timeout,
+                // While connecting, only the TLS layer decodes data: a
+                // server that answers with something else than TLS.
+                std::io::ErrorKind::InvalidData if error.is_connect() => {
+                    cause = NetworkCause::Tls;
+                }
                 _ => {}
             }
         }
@@ -360,6 +365,7 @@ fn classify(error: &reqwest::Error) -> Error {
         if text.contains("dns error") || text.contains("failed to lookup address") {
             cause = NetworkCause::Dns;
         } else if text.contains("certificate")
+            || text.contains("corrupt message")
             || text.contains("tls")
             || text.contains("handshake")
             || text.contains("invalid peer")

@@ -284,3 +284,64 @@ async fn key_info_chat_and_attribution() {
     fake.revoke_key(key.expose_secret());
     assert_eq!(client.key_info(&key).await.unwrap_err(), Error::KeyInvalid);
 }
+
+#[tokio::test]
+async fn a_name_that_does_not_resolve_is_a_dns_failure() {
+    // `.invalid` never resolves (RFC 2606).
+    let config = ClientConfig::with_base("https://openrouter.invalid", attribution()).unwrap();
+    let client = OpenRouterClient::new(config).unwrap();
+    let error = client
+        .key_info(&openrouter_connect_core::ApiKey::new(
+            "sk-or-v1-0000000000000000",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(error, Error::Unreachable(NetworkCause::Dns));
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_speak_tls_is_a_tls_failure() {
+    // The fake speaks plain HTTP; asking it for TLS fails the handshake.
+    let fake = FakeOpenRouter::start().await;
+    let config =
+        ClientConfig::with_base(&format!("https://127.0.0.1:{}", fake.port()), attribution())
+            .unwrap();
+    let client = OpenRouterClient::new(config).unwrap();
+    let error = client
+        .exchange(&AuthCode::new("c"), &PkceVerifier::new("v"))
+        .await
+        .unwrap_err();
+    assert_eq!(error, Error::Unreachable(NetworkCause::Tls));
+    assert_eq!(error.code(), "tls-failed");
+}
+
+#[tokio::test]
+async fn a_truncated_or_huge_key_description_is_its_own_error() {
+    let fake = FakeOpenRouter::start().await;
+    let client = client_for(&fake);
+    let key = openrouter_connect_core::ApiKey::new("sk-or-v1-0000000000000000");
+    for (fault, expected) in [
+        (
+            Fault::Body {
+                status: 200,
+                body: r#"{"data": {"label": "x", "usage": 1"#.into(),
+            },
+            "malformed-response",
+        ),
+        (
+            Fault::Body {
+                status: 200,
+                body: format!("{{\"data\": {{\"label\": \"{}\"}}}}", "x".repeat(2 << 20)),
+            },
+            "response-too-large",
+        ),
+        (Fault::Status(403), "forbidden"),
+        (Fault::Status(429), "rate-limited"),
+        (Fault::Status(502), "service-error"),
+        (Fault::Drop, "unreachable"),
+    ] {
+        fake.set_fault(Endpoint::KeyInfo, fault.clone());
+        let error = client.key_info(&key).await.unwrap_err();
+        assert_eq!(error.code(), expected, "{fault:?}");
+    }
+}

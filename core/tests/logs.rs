@@ -84,7 +84,27 @@ async fn no_secret_reaches_the_log() {
     let key = store.load().unwrap().unwrap().key;
     secrets.push(key.expose_secret().to_owned());
 
+    // Deep links nobody waits for, and a forged one during a deep-link
+    // flow: refused, and logged without their code.
+    let forged_code = "forged-deep-link-code-4711";
+    secrets.push(forged_code.to_owned());
+    let hostile = format!("io.github.openrouterconnect:/callback?code={forged_code}&state=x");
+    assert!(connector.deliver_deep_link(&hostile).is_err());
+    let status = connector
+        .connect(ConnectOptions {
+            way_back: openrouter_connect_core::WayBack::DeepLink {
+                callback_url: "io.github.openrouterconnect:/callback".into(),
+            },
+            ..ConnectOptions::default()
+        })
+        .await
+        .unwrap();
+    assert!(connector.deliver_deep_link(&hostile).is_err());
+    secrets.push(query_value(&auth_url(&status), "state"));
+    connector.cancel().await.unwrap();
+
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("deep link refused"), "{log}");
     assert!(
         log.contains("connect flow finished"),
         "the log was captured: {log}"
@@ -99,8 +119,6 @@ async fn no_secret_reaches_the_log() {
         "{status:?} {} {connector:?}",
         serde_json::to_string(&status).unwrap()
     );
-    for secret in &secrets[4..] {
-        assert!(!shown.contains(secret.as_str()));
-    }
+    assert!(!shown.contains(key.expose_secret()));
     assert!(shown.contains(&key.masked()));
 }
