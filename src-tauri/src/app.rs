@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use openrouter_connect_core::vault::Vault;
+use openrouter_connect_core::vault::{Slot, Vault};
 use openrouter_connect_core::{
     Attribution, ClientConfig, Connector, Error, FlowConfig, FlowState, KeyStore, LoopbackConfig,
     OpenRouterClient,
@@ -87,7 +87,10 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
     };
     let client = OpenRouterClient::new(client_config)?;
 
-    let (keys, protection) = AppKeys::choose(&identifier, data_dir.clone());
+    let has_records = [Slot::A, Slot::B]
+        .iter()
+        .any(|slot| data_dir.join(PluginSlots::file_name(*slot)).exists());
+    let (keys, protection) = AppKeys::choose(&identifier, data_dir.clone(), has_records);
     let slots = PluginSlots::new(app.clone(), data_dir.clone());
     let vault = Vault::new(identifier.clone(), keys, slots);
     let store_notice = set_aside_if_damaged(&vault);

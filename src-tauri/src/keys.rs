@@ -28,8 +28,11 @@ pub enum AppKeys {
 impl AppKeys {
     /// The keychain when it answers, unless the data key already lives in
     /// the fallback file (a keychain that came back later must not orphan
-    /// the stored key).
-    pub fn choose(service: &str, data_dir: PathBuf) -> (Self, Protection) {
+    /// the stored key). A keychain that fails (locked, refusing, not
+    /// running) while a connection is stored (`has_records`) stays the
+    /// choice: falling back then would lose the key that unlocks the
+    /// stored connection; its errors reach the panel instead.
+    pub fn choose(service: &str, data_dir: PathBuf, has_records: bool) -> (Self, Protection) {
         let fallback = data_dir.join(FALLBACK_FILE);
         let file_protection = |why: &str| Protection {
             level: "fallback",
@@ -60,6 +63,10 @@ impl AppKeys {
                 (AppKeys::Keychain(entry), keychain_protection())
             }
             Err(keyring::Error::NoEntry) => (AppKeys::Keychain(entry), keychain_protection()),
+            Err(e) if has_records => {
+                tracing::warn!(error = %e, "the system keychain did not answer; a connection is stored");
+                (AppKeys::Keychain(entry), locked_protection())
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "the system keychain did not answer");
                 (
@@ -68,6 +75,15 @@ impl AppKeys {
                 )
             }
         }
+    }
+}
+
+fn locked_protection() -> Protection {
+    Protection {
+        level: "unavailable",
+        label: "system keychain not available".to_owned(),
+        detail: "The key that unlocks the stored connection is in the system keychain, which is locked or not answering. Unlock it and restart the app."
+            .to_owned(),
     }
 }
 

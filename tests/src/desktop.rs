@@ -148,8 +148,11 @@ impl Desktop {
         } else {
             ""
         };
-        let script =
-            format!("{keyring} exec tauri-driver --port {port} --native-port {native_port}");
+        let bus_file = dir.join("bus");
+        let script = format!(
+            "{keyring} printf %s \"$DBUS_SESSION_BUS_ADDRESS\" > '{}'; exec tauri-driver --port {port} --native-port {native_port}",
+            bus_file.display()
+        );
         let decision = match options.user {
             UserAction::Approve => "approve",
             UserAction::Deny => "deny",
@@ -237,6 +240,19 @@ impl Desktop {
     /// The app's log so far (stderr of the app and the drivers).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("app.log")).unwrap_or_default()
+    }
+
+    /// Runs a command on this desktop's D-Bus session (`secret-tool`, for
+    /// one) and says whether it succeeded.
+    pub fn run_in_session(&self, program: &str, args: &[&str]) -> bool {
+        let bus = std::fs::read_to_string(self.dir.join("bus")).expect("the session's bus");
+        Command::new(program)
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", bus.trim())
+            .env("HOME", &self.home)
+            .stdin(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
     }
 
     /// The last redirect the test browser saw (the way back, with the code).

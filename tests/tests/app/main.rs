@@ -538,3 +538,43 @@ async fn the_installed_package_takes_its_deep_link_through_the_desktop() {
         assert_exits_within_two_seconds(&desktop).await;
     }
 }
+
+#[tokio::test]
+async fn a_data_key_deleted_from_the_keychain_is_said_and_the_store_kept_aside() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("keychain-item-deleted", DesktopOptions::default()).await;
+    let session = desktop.launch().await;
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    session.quit().await.unwrap();
+
+    // Behind the app's back, as a user cleaning their keychain would.
+    assert!(desktop.run_in_session(
+        "secret-tool",
+        &[
+            "clear",
+            "service",
+            "io.github.openrouterconnect",
+            "username",
+            "vault-data-key"
+        ],
+    ));
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "disconnected");
+    let notice = session.text("store-notice").await.unwrap();
+    assert!(notice.contains("missing from the keychain"), "{notice}");
+    assert!(notice.contains("kept aside"), "{notice}");
+    let kept = std::fs::read_dir(desktop.data_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".damaged-"))
+        .count();
+    assert!(kept >= 1, "the sealed records are kept aside");
+    shot(&session, "keychain-item-deleted").await;
+
+    // Connecting again stores a new key under a new data key.
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
