@@ -3,10 +3,10 @@
 CARGO ?= cargo
 SANDBOX_PORT ?= 8787
 
-.PHONY: test deps check fmt clippy windows build unit package-test cli run sandbox bundle
+.PHONY: test deps check fmt clippy windows build unit fuzz-smoke package-test cli run sandbox bundle
 
 ## Installs what is missing, then runs every check and test.
-test: deps check build unit package-test
+test: deps check build unit fuzz-smoke package-test
 
 deps:
 	./scripts/install-deps.sh
@@ -29,6 +29,10 @@ build:
 
 unit:
 	$(CARGO) test --workspace --locked
+
+## Each fuzz target for a few seconds; scripts/fuzz.sh runs them longer.
+fuzz-smoke:
+	./scripts/fuzz.sh 5
 
 ## The installed package: a debug .deb, installed with dpkg, its desktop
 ## entry checked and its deep link delivered by xdg-open and gio open.

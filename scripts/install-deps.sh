@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing and packaging need, when it is missing:
 # Debian's packages (as root, or through sudo), the Rust components and
-# target for the Windows check, and tauri-driver. Safe to run again: it
+# target for the Windows check, tauri-driver and cargo-fuzz. Safe to run again: it
 # only installs what is absent. The Tauri CLI, for bundling only, comes
 # with `make bundle`.
 set -euo pipefail
@@ -51,3 +51,4 @@ if command -v rustup >/dev/null; then
         || rustup target add x86_64-pc-windows-gnu
 fi
 command -v tauri-driver >/dev/null || cargo install tauri-driver --locked --version 2.1.0
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2

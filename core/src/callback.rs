@@ -79,6 +79,28 @@ pub fn parse_query(query: &str) -> Result<Callback, Error> {
     }
 }
 
+/// The longest deep link accepted; a real one is a few hundred bytes.
+const MAX_DEEP_LINK_LEN: usize = 4096;
+
+/// Parses a URL that arrived through the app's scheme, if it is addressed
+/// to `expected` (the flow's deep-link callback: same scheme, host and
+/// path). Its `state` is checked later, by the flow's gate.
+pub fn check_deep_link(url: &str, expected: &str) -> Result<Callback, Error> {
+    if url.len() > MAX_DEEP_LINK_LEN {
+        return Err(Error::MalformedCallback("it is too long"));
+    }
+    let received = url::Url::parse(url).map_err(|_| Error::MalformedCallback("it is not a URL"))?;
+    let same_address = url::Url::parse(expected).is_ok_and(|expected| {
+        expected.scheme() == received.scheme()
+            && expected.host_str() == received.host_str()
+            && expected.path() == received.path()
+    });
+    if !same_address {
+        return Err(Error::MalformedCallback("it was sent to another address"));
+    }
+    parse_query(received.query().unwrap_or(""))
+}
+
 /// Only what can't carry markup or a secret reaches a message.
 fn sanitize_reason(error: &str) -> String {
     let reason: String = error
@@ -279,6 +301,46 @@ mod tests {
         assert_eq!(arrival.result, Ok(AuthCode::new("c")));
         arrival.outcome.send(Ok(())).unwrap();
         assert_eq!(done.await.unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn deep_links_are_checked_against_the_flow_address() {
+        let expected = "io.github.openrouterconnect:/callback";
+        assert!(
+            check_deep_link(
+                "io.github.openrouterconnect:/callback?code=a&state=s",
+                expected
+            )
+            .is_ok()
+        );
+        // Found by fuzzing: schemes are case-insensitive and the URL
+        // parser lowers them; it also drops surrounding blanks and tabs.
+        // Both are the same address, so both are accepted.
+        for same in [
+            "Io.github.openrouterconnect:/callback?code=abc&state=s",
+            "\t\tio.github.openrouterconnect:/callback?code=abc&state=s ",
+        ] {
+            assert!(check_deep_link(same, expected).is_ok(), "{same:?}");
+        }
+        for bad in [
+            "io.github.openrouterconnect:/other?code=a&state=s",
+            "io.github.openrouterconnect://callback?code=a&state=s",
+            "other:/callback?code=a&state=s",
+            "no url at all",
+        ] {
+            assert!(
+                matches!(
+                    check_deep_link(bad, expected),
+                    Err(Error::MalformedCallback(_))
+                ),
+                "{bad}"
+            );
+        }
+        let long = format!("{expected}?code=a&state=s&pad={}", "x".repeat(5000));
+        assert_eq!(
+            check_deep_link(&long, expected),
+            Err(Error::MalformedCallback("it is too long"))
+        );
     }
 
     proptest! {

@@ -157,13 +157,6 @@ impl OpenRouterClient {
             code_verifier: &'a str,
             code_challenge_method: &'a str,
         }
-        #[derive(Deserialize)]
-        struct Answer {
-            key: String,
-            #[serde(default)]
-            user_id: Option<String>,
-        }
-
         let body = Zeroizing::new(
             serde_json::to_vec(&Body {
                 code: code.expose_secret(),
@@ -178,47 +171,18 @@ impl OpenRouterClient {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_vec());
         let (status, bytes) = self.send(request).await?;
-        match status {
-            StatusCode::OK => {
-                let answer: Answer = serde_json::from_slice(&bytes)
-                    .map_err(|_| Error::MalformedResponse("no key in the answer"))?;
-                let key = ApiKey::new(answer.key);
-                if !is_plausible_key(key.expose_secret()) {
-                    return Err(Error::MalformedResponse("the key has an unexpected form"));
-                }
-                Ok(ExchangedKey {
-                    key,
-                    user_id: answer.user_id.filter(|id| !id.is_empty()),
-                })
-            }
-            StatusCode::BAD_REQUEST => Err(Error::ChallengeMethodRejected),
-            StatusCode::FORBIDDEN => {
-                if error_message(&bytes).is_some_and(|m| m.to_ascii_lowercase().contains("expired"))
-                {
-                    Err(Error::CodeExpired)
-                } else {
-                    Err(Error::InvalidCode)
-                }
-            }
-            other => Err(status_error(other)),
-        }
+        decode_exchange(status.as_u16(), &bytes)
     }
 
     /// The key's label, limit, usage and expiry. `Error::KeyInvalid` is a
     /// 401: the key was deleted, revoked or has expired.
     pub async fn key_info(&self, key: &ApiKey) -> Result<KeyInfo, Error> {
-        #[derive(Deserialize)]
-        struct Answer {
-            data: KeyInfo,
-        }
         let request = self
             .http
             .get(self.endpoint("api/v1/key"))
             .bearer_auth(key.expose_secret());
-        let answer: Answer = self
-            .fetch_json(request, "no key description in the answer")
-            .await?;
-        Ok(answer.data)
+        let (status, bytes) = self.send(request).await?;
+        decode_key_info(status.as_u16(), &bytes)
     }
 
     /// A one-message chat request, the smallest proof that the key works.
@@ -279,7 +243,7 @@ impl OpenRouterClient {
     ) -> Result<T, Error> {
         let (status, bytes) = self.send(request).await?;
         if status != StatusCode::OK {
-            return Err(status_error(status));
+            return Err(status_error(status.as_u16()));
         }
         serde_json::from_slice(&bytes).map_err(|_| Error::MalformedResponse(missing))
     }
@@ -308,6 +272,55 @@ impl OpenRouterClient {
     }
 }
 
+/// What an exchange's answer means: the key, or the documented error for
+/// its status. Public so that it can be fuzzed on its own.
+pub fn decode_exchange(status: u16, body: &[u8]) -> Result<ExchangedKey, Error> {
+    #[derive(Deserialize)]
+    struct Answer {
+        key: String,
+        #[serde(default)]
+        user_id: Option<String>,
+    }
+    match status {
+        200 => {
+            let answer: Answer = serde_json::from_slice(body)
+                .map_err(|_| Error::MalformedResponse("no key in the answer"))?;
+            let key = ApiKey::new(answer.key);
+            if !is_plausible_key(key.expose_secret()) {
+                return Err(Error::MalformedResponse("the key has an unexpected form"));
+            }
+            Ok(ExchangedKey {
+                key,
+                user_id: answer.user_id.filter(|id| !id.is_empty()),
+            })
+        }
+        400 => Err(Error::ChallengeMethodRejected),
+        403 => {
+            if error_message(body).is_some_and(|m| m.to_ascii_lowercase().contains("expired")) {
+                Err(Error::CodeExpired)
+            } else {
+                Err(Error::InvalidCode)
+            }
+        }
+        other => Err(status_error(other)),
+    }
+}
+
+/// What an answer of `GET /api/v1/key` means. Public so that it can be
+/// fuzzed on its own.
+pub fn decode_key_info(status: u16, body: &[u8]) -> Result<KeyInfo, Error> {
+    #[derive(Deserialize)]
+    struct Answer {
+        data: KeyInfo,
+    }
+    if status != 200 {
+        return Err(status_error(status));
+    }
+    let answer: Answer = serde_json::from_slice(body)
+        .map_err(|_| Error::MalformedResponse("no key description in the answer"))?;
+    Ok(answer.data)
+}
+
 /// The `error.message` of an OpenRouter error body, if it has that shape.
 fn error_message(body: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
@@ -322,15 +335,13 @@ fn error_message(body: &[u8]) -> Option<String> {
 }
 
 /// Statuses every endpoint may answer.
-fn status_error(status: StatusCode) -> Error {
-    match status.as_u16() {
+fn status_error(status: u16) -> Error {
+    match status {
         401 => Error::KeyInvalid,
         403 => Error::Forbidden,
         405 => Error::MethodNotAllowed,
         429 => Error::RateLimited,
-        500..=599 => Error::ServiceError {
-            status: status.as_u16(),
-        },
+        500..=599 => Error::ServiceError { status },
         other => Error::UnexpectedStatus { status: other },
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
-use crate::callback::{Arrival, Gate, parse_query};
+use crate::callback::{Arrival, Gate, check_deep_link};
 use crate::client::{ChatReply, ConsentRequest, KeyInfo, OpenRouterClient};
 use crate::error::{Error, ErrorView};
 use crate::loopback::{Loopback, LoopbackConfig};
@@ -345,18 +345,11 @@ impl Connector {
     /// and come while a deep-link flow waits. A refused URL leaves the
     /// flow waiting.
     pub fn deliver_deep_link(&self, url: &str) -> Result<(), Error> {
-        const MAX_URL_LEN: usize = 4096;
         let refuse = |error: Error| {
             tracing::warn!(code = error.code(), "deep link refused");
             Err(error)
         };
-        if url.len() > MAX_URL_LEN {
-            return refuse(Error::MalformedCallback("it is too long"));
-        }
-        let Ok(received) = url::Url::parse(url) else {
-            return refuse(Error::MalformedCallback("it is not a URL"));
-        };
-        let gate = {
+        let (gate, expected) = {
             let machine = self.inner.lock();
             match &machine.phase {
                 Phase::Awaiting {
@@ -364,26 +357,14 @@ impl Connector {
                     callback_url,
                     deep_link: true,
                     ..
-                } => {
-                    let expected = url::Url::parse(callback_url).ok();
-                    let same_address = expected.is_some_and(|expected| {
-                        expected.scheme() == received.scheme()
-                            && expected.host_str() == received.host_str()
-                            && expected.path() == received.path()
-                    });
-                    if !same_address {
-                        drop(machine);
-                        return refuse(Error::MalformedCallback("it was sent to another address"));
-                    }
-                    gate.clone()
-                }
+                } => (gate.clone(), callback_url.clone()),
                 _ => {
                     drop(machine);
                     return refuse(Error::NoFlow);
                 }
             }
         };
-        let callback = match parse_query(received.query().unwrap_or("")) {
+        let callback = match check_deep_link(url, &expected) {
             Ok(callback) => callback,
             Err(error) => return refuse(error),
         };
