@@ -454,3 +454,51 @@ async fn invalid_options_are_refused_before_anything_listens() {
     assert_eq!(error.code(), "invalid-option");
     assert_eq!(connector.status().state, FlowState::Disconnected);
 }
+
+#[tokio::test]
+async fn every_exchange_fault_keeps_the_stored_key() {
+    let fake = fake_openrouter::FakeOpenRouter::start().await;
+    let mut client_config =
+        openrouter_connect_core::ClientConfig::with_base(&fake.url(), attribution()).unwrap();
+    client_config.timeout = Duration::from_millis(500);
+    let store = Arc::new(MemoryStore::new());
+    let connector = openrouter_connect_core::Connector::new(
+        openrouter_connect_core::OpenRouterClient::new(client_config).unwrap(),
+        store.clone(),
+        FlowConfig::default(),
+    );
+    let first = connect_and_approve(&connector)
+        .await
+        .key
+        .expect("connected");
+    let old_key = store.load().unwrap().unwrap().key;
+
+    let faults = [
+        (Fault::Status(400), "challenge-method-rejected"),
+        (Fault::Status(403), "invalid-code"),
+        (Fault::Status(405), "method-not-allowed"),
+        (Fault::Status(429), "rate-limited"),
+        (Fault::Status(404), "unexpected-status"),
+        (Fault::Status(500), "service-error"),
+        (Fault::Status(503), "service-error"),
+        (Fault::MalformedBody, "malformed-response"),
+        (
+            Fault::Body {
+                status: 200,
+                body: format!("{{\"key\": \"{}\"}}", "k".repeat(2 << 20)),
+            },
+            "response-too-large",
+        ),
+        (Fault::Delay(Duration::from_secs(3)), "timeout"),
+        (Fault::Drop, "unreachable"),
+    ];
+    for (fault, code) in faults {
+        fake.set_fault(Endpoint::Exchange, fault.clone());
+        let status = connect_and_approve(&connector).await;
+        assert_eq!(error_code(&status), code, "{fault:?}");
+        assert_eq!(status.key.as_ref(), Some(&first), "{fault:?}");
+        assert_eq!(store.load().unwrap().unwrap().key, old_key, "{fault:?}");
+    }
+    fake.clear_fault(Endpoint::Exchange);
+    assert_eq!(fake.issued_keys().len(), 1);
+}
