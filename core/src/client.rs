@@ -212,7 +212,8 @@ impl OpenRouterClient {
             .post(self.endpoint("api/v1/chat/completions"))
             .bearer_auth(key.expose_secret())
             .json(&request);
-        let answer: Answer = self.fetch_json(request, "no reply in the answer").await?;
+        let (status, bytes) = self.send(request).await?;
+        let answer: Answer = decode_json(status.as_u16(), &bytes, "no reply in the answer")?;
         let content = answer
             .choices
             .into_iter()
@@ -233,19 +234,6 @@ impl OpenRouterClient {
         let response = request.send().await.map_err(|e| classify(&e))?;
         let status = response.status();
         Ok((status, self.read_body(response).await?))
-    }
-
-    /// Sends a request whose only good answer is a 200 with JSON.
-    async fn fetch_json<T: serde::de::DeserializeOwned>(
-        &self,
-        request: reqwest::RequestBuilder,
-        missing: &'static str,
-    ) -> Result<T, Error> {
-        let (status, bytes) = self.send(request).await?;
-        if status != StatusCode::OK {
-            return Err(status_error(status.as_u16()));
-        }
-        serde_json::from_slice(&bytes).map_err(|_| Error::MalformedResponse(missing))
     }
 
     /// The body, up to the configured bound. Kept in memory that is wiped
@@ -313,12 +301,20 @@ pub fn decode_key_info(status: u16, body: &[u8]) -> Result<KeyInfo, Error> {
     struct Answer {
         data: KeyInfo,
     }
+    let answer: Answer = decode_json(status, body, "no key description in the answer")?;
+    Ok(answer.data)
+}
+
+/// An answer whose only good form is a 200 with JSON of type `T`.
+fn decode_json<T: serde::de::DeserializeOwned>(
+    status: u16,
+    body: &[u8],
+    missing: &'static str,
+) -> Result<T, Error> {
     if status != 200 {
         return Err(status_error(status));
     }
-    let answer: Answer = serde_json::from_slice(body)
-        .map_err(|_| Error::MalformedResponse("no key description in the answer"))?;
-    Ok(answer.data)
+    serde_json::from_slice(body).map_err(|_| Error::MalformedResponse(missing))
 }
 
 /// The `error.message` of an OpenRouter error body, if it has that shape.

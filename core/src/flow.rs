@@ -212,8 +212,21 @@ impl Connector {
     /// Reads the stored key's record once; a store that can't be read
     /// starts the connector in `Failed` with the reason.
     pub fn new(client: OpenRouterClient, store: Arc<dyn KeyStore>, config: FlowConfig) -> Self {
-        let (phase, key) = match store.load() {
-            Ok(record) => (Phase::Idle, record.map(|r| r.meta)),
+        let loaded = store.load().map(|record| record.map(|r| r.meta));
+        Self::with_loaded(client, store, config, loaded)
+    }
+
+    /// Like [`Connector::new`], for a caller that has read the store's
+    /// record itself (to act on a damaged store first): the store is not
+    /// read again, which may mean a keychain prompt less.
+    pub fn with_loaded(
+        client: OpenRouterClient,
+        store: Arc<dyn KeyStore>,
+        config: FlowConfig,
+        loaded: Result<Option<KeyMeta>, Error>,
+    ) -> Self {
+        let (phase, key) = match loaded {
+            Ok(key) => (Phase::Idle, key),
             Err(error) => (Phase::Failed(error), None),
         };
         let machine = Machine {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use openrouter_connect_core::vault::{Slot, Vault};
 use openrouter_connect_core::{
-    Attribution, ClientConfig, Connector, Error, FlowConfig, FlowState, KeyStore, LoopbackConfig,
-    OpenRouterClient,
+    Attribution, ClientConfig, Connector, Error, FlowConfig, FlowState, KeyMeta, KeyStore,
+    LoopbackConfig, OpenRouterClient,
 };
 use tauri::{AppHandle, Manager};
 
@@ -93,7 +93,7 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
     let (keys, protection) = AppKeys::choose(&identifier, data_dir.clone(), has_records);
     let slots = PluginSlots::new(app.clone(), data_dir.clone());
     let vault = Vault::new(identifier.clone(), keys, slots);
-    let store_notice = set_aside_if_damaged(&vault);
+    let (loaded, store_notice) = load_or_set_aside(&vault);
     tracing::info!(protection = protection.level, "vault ready");
 
     let config = FlowConfig {
@@ -103,7 +103,7 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
         },
         ..FlowConfig::default()
     };
-    let connector = Connector::new(client, Arc::new(vault), config);
+    let connector = Connector::with_loaded(client, Arc::new(vault), config, loaded);
     let store_notice = match config_problem {
         Some(error) => Some(format!("{error} {}", error.next_step())),
         None => store_notice,
@@ -117,10 +117,13 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
     ))
 }
 
-/// A store that can't be read as it is (damaged, or locked with a data
-/// key this machine does not have) is moved aside, never overwritten, and
-/// the panel says so.
-fn set_aside_if_damaged(vault: &Vault<AppKeys, PluginSlots>) -> Option<String> {
+/// Reads the stored connection once. A store that can't be read as it
+/// is (damaged, or locked with a data key this machine does not have) is
+/// moved aside, never overwritten, the app starts disconnected, and the
+/// panel says so.
+fn load_or_set_aside(
+    vault: &Vault<AppKeys, PluginSlots>,
+) -> (Result<Option<KeyMeta>, Error>, Option<String>) {
     match vault.load() {
         Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing)) => {
             let moved = vault.slots().set_aside();
@@ -129,12 +132,13 @@ fn set_aside_if_damaged(vault: &Vault<AppKeys, PluginSlots>) -> Option<String> {
                 files = moved.len(),
                 "stored connection set aside"
             );
-            Some(format!(
+            let notice = format!(
                 "{error} It was kept aside ({}) and the app starts disconnected. Connect again to store a new key.",
                 moved.join(", ")
-            ))
+            );
+            (Ok(None), Some(notice))
         }
-        _ => None,
+        loaded => (loaded.map(|record| record.map(|r| r.meta)), None),
     }
 }
 
