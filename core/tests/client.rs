@@ -30,9 +30,8 @@ async fn code_for(fake: &FakeOpenRouter, client: &OpenRouterClient, pkce: &Pkce)
         .consent(url.as_str(), Decision::Approve)
         .await
         .unwrap();
-    let redirect = url::Url::parse(&redirect).unwrap();
-    let code = redirect.query_pairs().find(|(k, _)| k == "code").unwrap().1;
-    AuthCode::new(code.into_owned())
+    let code = query_value(&redirect, "code");
+    AuthCode::new(code)
 }
 
 #[tokio::test]
@@ -98,14 +97,10 @@ async fn a_method_differing_from_the_consent_is_refused() {
         .consent(&url, Decision::Approve)
         .await
         .unwrap();
-    let redirect = url::Url::parse(&redirect).unwrap();
-    let code = redirect.query_pairs().find(|(k, _)| k == "code").unwrap().1;
+    let code = query_value(&redirect, "code");
     assert_eq!(
         client
-            .exchange(
-                &AuthCode::new(code.into_owned()),
-                &PkceVerifier::new(verifier)
-            )
+            .exchange(&AuthCode::new(code), &PkceVerifier::new(verifier))
             .await
             .unwrap_err(),
         Error::ChallengeMethodRejected

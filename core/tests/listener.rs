@@ -42,19 +42,8 @@ async fn stray_requests_get_4xx_and_leave_the_flow_waiting() {
         .consent(&auth_url(&status), Decision::Approve)
         .await
         .unwrap();
-    let real = url::Url::parse(&redirect).unwrap();
-    let code = real
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let state = real
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = query_value(&redirect, "code");
+    let state = query_value(&redirect, "state");
 
     let long_header = format!(
         "GET /callback HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Big: {}\r\n\r\n",

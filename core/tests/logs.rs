@@ -24,16 +24,6 @@ impl Write for Captured {
     }
 }
 
-fn query_value(url: &str, name: &str) -> String {
-    url::Url::parse(url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .unwrap()
-        .1
-        .into_owned()
-}
-
 #[tokio::test]
 async fn no_secret_reaches_the_log() {
     let captured = Captured::default();

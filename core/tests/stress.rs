@@ -121,13 +121,7 @@ async fn a_flood_of_wrong_requests_leaves_the_flow_able_to_connect() {
         .consent(&auth_url(&status), Decision::Approve)
         .await
         .unwrap();
-    let code = url::Url::parse(&redirect)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = query_value(&redirect, "code");
     let memory_before = resident_kib();
 
     let flooding = Arc::new(AtomicBool::new(true));

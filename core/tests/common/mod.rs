@@ -58,6 +58,17 @@ pub fn with_store(
     Connector::new(client_for(fake), store, config)
 }
 
+/// The value of the query parameter `name` of `url`.
+pub fn query_value(url: &str, name: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+        .1
+        .into_owned()
+}
+
 /// The consent URL of the flow that is waiting.
 pub fn auth_url(status: &Status) -> String {
     match &status.state {

@@ -155,9 +155,7 @@ async fn a_deep_link_from_a_second_launch_completes_the_flow() {
         .js("document.querySelector('[data-testid=\"callback-mode\"] input[value=\"deepLink\"]').click(); return true;")
         .await
         .unwrap();
-    session.click("connect").await.unwrap();
-    session.wait_for_state("connected").await.unwrap();
-    let key = desktop.fake.issued_keys()[0].key.clone();
+    let key = connect_in_panel(&desktop, &session).await;
     assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
     let browsed = std::fs::read_to_string(desktop.dir.join("browser.log")).unwrap();
     assert!(
@@ -262,6 +260,15 @@ async fn a_damaged_store_is_kept_aside_and_the_app_starts_disconnected() {
     session.quit().await.unwrap();
 }
 
+/// Clicks Connect, waits for the panel to say connected (the test browser
+/// approves), and returns the key the fake issued last.
+async fn connect_in_panel(desktop: &Desktop, session: &Session) -> String {
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    let issued = desktop.fake.issued_keys();
+    issued.last().expect("a key was issued").key.clone()
+}
+
 /// Records every `data-state` the panel shows from now on.
 async fn record_states(session: &Session) {
     session
@@ -358,9 +365,7 @@ async fn a_failed_reconnect_keeps_the_old_key_working() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let desktop = Desktop::start("reconnect-500", DesktopOptions::default()).await;
     let session = desktop.launch().await;
-    session.click("connect").await.unwrap();
-    session.wait_for_state("connected").await.unwrap();
-    let key = desktop.fake.issued_keys()[0].key.clone();
+    let key = connect_in_panel(&desktop, &session).await;
 
     desktop
         .fake
@@ -450,9 +455,7 @@ async fn sigterm_ends_every_process_and_keeps_the_store() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let desktop = Desktop::start("sigterm", DesktopOptions::default()).await;
     let session = desktop.launch().await;
-    session.click("connect").await.unwrap();
-    session.wait_for_state("connected").await.unwrap();
-    let key = desktop.fake.issued_keys()[0].key.clone();
+    let key = connect_in_panel(&desktop, &session).await;
     let app: Vec<u32> = desktop
         .app_processes()
         .into_iter()
