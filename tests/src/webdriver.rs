@@ -51,16 +51,26 @@ impl Session {
     }
 
     /// Clicks the element with this `data-testid`, as a user would: once
-    /// it no longer says it is busy.
+    /// it is shown, no longer says it is busy, and has stopped moving. A
+    /// WebDriver click lands on the point where the element was; a panel
+    /// that grows (key health arriving) would otherwise move the button
+    /// away between the aim and the click.
     pub async fn click(&self, test_id: &str) -> Result<(), String> {
-        let ready = format!(
+        let probe = format!(
             "const b = document.querySelector('[data-testid=\"{test_id}\"]');\
-             return !!b && b.getAttribute('aria-disabled') !== 'true' && b.getAttribute('aria-busy') !== 'true';"
+             if (!b || b.getAttribute('aria-disabled') === 'true' || b.getAttribute('aria-busy') === 'true') return '';\
+             const r = b.getBoundingClientRect();\
+             if (r.width === 0 || r.height === 0) return '';\
+             return [r.x, r.y, r.width, r.height].join(',');"
         );
+        let mut last = String::new();
         for _ in 0..100 {
-            if self.js(&ready).await? == Value::Bool(true) {
+            let now = self.js(&probe).await?;
+            let now = now.as_str().unwrap_or_default().to_owned();
+            if !now.is_empty() && now == last {
                 break;
             }
+            last = now;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.find(test_id)

@@ -265,6 +265,9 @@ async fn a_damaged_store_is_kept_aside_and_the_app_starts_disconnected() {
 async fn connect_in_panel(desktop: &Desktop, session: &Session) -> String {
     session.click("connect").await.unwrap();
     session.wait_for_state("connected").await.unwrap();
+    // The first health check follows the connect; wait for it so that the
+    // panel has its final layout.
+    wait_for_text(session, "checked-at", "Checked").await;
     let issued = desktop.fake.issued_keys();
     issued.last().expect("a key was issued").key.clone()
 }
