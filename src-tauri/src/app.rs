@@ -4,17 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use openrouter_connect_core::vault::{Slot, Vault};
 use openrouter_connect_core::{
-    Attribution, ClientConfig, Connector, Error, FlowConfig, FlowState, KeyMeta, KeyStore,
-    LoopbackConfig, OpenRouterClient,
+    Attribution, ClientConfig, Connector, FlowConfig, FlowState, LoopbackConfig, OpenRouterClient,
 };
 use tauri::{AppHandle, Manager};
 
-use crate::keys::AppKeys;
-use crate::slots::PluginSlots;
 use crate::state::{AppState, focus_main_window};
-use crate::{commands, deeplink};
+use crate::{commands, deeplink, storage};
 
 const PRODUCT: &str = "OpenRouter Connect";
 /// How often the key's health is checked while the app is open.
@@ -87,14 +83,8 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
     };
     let client = OpenRouterClient::new(client_config)?;
 
-    let has_records = [Slot::A, Slot::B]
-        .iter()
-        .any(|slot| data_dir.join(PluginSlots::file_name(*slot)).exists());
-    let (keys, protection) = AppKeys::choose(&identifier, data_dir.clone(), has_records);
-    let slots = PluginSlots::new(app.clone(), data_dir.clone());
-    let vault = Vault::new(identifier.clone(), keys, slots);
-    let (loaded, store_notice) = load_or_set_aside(&vault);
-    tracing::info!(protection = protection.level, "vault ready");
+    let storage = storage::open(app, &identifier, data_dir);
+    tracing::info!(protection = storage.protection.level, "vault ready");
 
     let config = FlowConfig {
         loopback: LoopbackConfig {
@@ -103,43 +93,18 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
         },
         ..FlowConfig::default()
     };
-    let connector = Connector::with_loaded(client, Arc::new(vault), config, loaded);
+    let connector = Connector::with_loaded(client, Arc::new(storage.vault), config, storage.loaded);
     let store_notice = match config_problem {
         Some(error) => Some(format!("{error} {}", error.next_step())),
-        None => store_notice,
+        None => storage.notice,
     };
     Ok(AppState::new(
         connector,
-        protection,
+        storage.protection,
         format!("{identifier}:/callback"),
         format!("{PRODUCT} on {}", host_name()),
         store_notice,
     ))
-}
-
-/// Reads the stored connection once. A store that can't be read as it
-/// is (damaged, or locked with a data key this machine does not have) is
-/// moved aside, never overwritten, the app starts disconnected, and the
-/// panel says so.
-fn load_or_set_aside(
-    vault: &Vault<AppKeys, PluginSlots>,
-) -> (Result<Option<KeyMeta>, Error>, Option<String>) {
-    match vault.load() {
-        Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing)) => {
-            let moved = vault.slots().set_aside();
-            tracing::warn!(
-                code = error.code(),
-                files = moved.len(),
-                "stored connection set aside"
-            );
-            let notice = format!(
-                "{error} It was kept aside ({}) and the app starts disconnected. Connect again to store a new key.",
-                moved.join(", ")
-            );
-            (Ok(None), Some(notice))
-        }
-        loaded => (loaded.map(|record| record.map(|r| r.meta)), None),
-    }
 }
 
 fn host_name() -> String {

@@ -12,34 +12,35 @@ use std::sync::Arc;
 use openrouter_connect_core::Error;
 use openrouter_connect_core::vault::{Slot, SlotStore};
 use serde_json::Value;
-use tauri::{AppHandle, Wry};
+use tauri::{AppHandle, Runtime};
 use tauri_plugin_store::{Store, StoreBuilder};
+
+/// The store file of each slot, in the app's data directory.
+pub fn file_name(slot: Slot) -> &'static str {
+    match slot {
+        Slot::A => "vault-a.json",
+        Slot::B => "vault-b.json",
+    }
+}
 
 /// The key under which each store file holds its record.
 const RECORD: &str = "record";
 
-pub struct PluginSlots {
-    app: AppHandle,
+pub struct PluginSlots<R: Runtime> {
+    app: AppHandle<R>,
     dir: PathBuf,
 }
 
-impl PluginSlots {
-    pub fn new(app: AppHandle, dir: PathBuf) -> Self {
+impl<R: Runtime> PluginSlots<R> {
+    pub fn new(app: AppHandle<R>, dir: PathBuf) -> Self {
         Self { app, dir }
     }
 
-    pub fn file_name(slot: Slot) -> &'static str {
-        match slot {
-            Slot::A => "vault-a.json",
-            Slot::B => "vault-b.json",
-        }
-    }
-
     fn path(&self, slot: Slot) -> PathBuf {
-        self.dir.join(Self::file_name(slot))
+        self.dir.join(file_name(slot))
     }
 
-    fn store(&self, slot: Slot) -> Result<Arc<Store<Wry>>, Error> {
+    fn store(&self, slot: Slot) -> Result<Arc<Store<R>>, Error> {
         let path = self.path(slot);
         ensure_private_file(&path)
             .map_err(|_| Error::Storage("the app's data folder is not writable.".to_owned()))?;
@@ -71,7 +72,7 @@ impl PluginSlots {
     }
 }
 
-impl SlotStore for PluginSlots {
+impl<R: Runtime> SlotStore for PluginSlots<R> {
     fn read(&self, slot: Slot) -> Result<Option<Value>, Error> {
         let bytes = match std::fs::read(self.path(slot)) {
             Ok(bytes) => bytes,

@@ -1,0 +1,15 @@
+//! OpenRouter Connect, the desktop app: the Tauri shell over
+//! `openrouter-connect-core`. [`run`] is the whole app; [`storage`] opens
+//! its vault, the one part other programs (the crash test) need as is.
+
+mod app;
+mod browser;
+mod commands;
+mod deeplink;
+pub mod keys;
+pub mod models;
+pub mod slots;
+mod state;
+pub mod storage;
+
+pub use app::run;

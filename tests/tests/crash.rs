@@ -1,0 +1,329 @@
+//! Crash during save. A child process connects, reconnects and
+//! disconnects in a loop through the app's own vault (the two
+//! tauri-plugin-store files, the data key in the keychain or in its
+//! fallback file) and is killed with SIGKILL at a random moment; again and
+//! again. After every kill the vault opens, without setting anything
+//! aside, on the record of the last operation that finished or of the one
+//! the kill interrupted: never a corrupt or an empty one.
+//!
+//! Two phases, each with its own data directory: the fallback key file
+//! (no D-Bus), and the Secret Service (gnome-keyring in its own
+//! `dbus-run-session`, Linux). Each phase and each child is this same
+//! program, told its role by the environment.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openrouter_connect::storage;
+use openrouter_connect_core::{ApiKey, KeyMeta, KeyStore, StoredKey};
+use rand::Rng;
+use tauri::AppHandle;
+use tauri::test::MockRuntime;
+
+/// The app's identifier: the keychain service and the records' binding.
+const IDENTIFIER: &str = "io.github.openrouterconnect";
+/// Kills per phase.
+const KILLS: u32 = 150;
+const ROLE: &str = "CRASH_TEST_ROLE";
+const DIR: &str = "CRASH_TEST_DIR";
+const FIRST: &str = "CRASH_TEST_FIRST";
+
+fn main() -> ExitCode {
+    match std::env::var(ROLE).as_deref() {
+        Ok("child") => child(),
+        Ok(phase) => {
+            let dir = PathBuf::from(std::env::var(DIR).expect("the phase's folder"));
+            kill_loop(phase, &dir);
+        }
+        Err(_) => return run_phases(),
+    }
+    ExitCode::SUCCESS
+}
+
+/// Operation `n`: every third a disconnect, the others a connect or a
+/// reconnect with key `n`. `None` is the state after a disconnect.
+fn key_after(n: u64) -> Option<String> {
+    (n % 3 != 2).then(|| format!("sk-or-v1-{n:064x}"))
+}
+
+fn record(key: &str) -> StoredKey {
+    let key = ApiKey::new(key);
+    StoredKey {
+        meta: KeyMeta {
+            masked: key.masked(),
+            label: Some("crash test".to_owned()),
+            limit: Some(5.0),
+            user_id: None,
+            connected_at_ms: 1,
+            key_sha256: key.sha256_hex(),
+        },
+        key,
+    }
+}
+
+fn mock_app() -> tauri::App<MockRuntime> {
+    tauri::test::mock_builder()
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .build(tauri::test::mock_context(tauri::test::noop_assets()))
+        .expect("a mock Tauri app")
+}
+
+fn open(app: &AppHandle<MockRuntime>, dir: &Path) -> storage::Storage<MockRuntime> {
+    storage::open(app, IDENTIFIER, dir.to_path_buf())
+}
+
+/// Saves and clears without end, saying on stdout when each operation
+/// begins and ends.
+fn child() {
+    let dir = PathBuf::from(std::env::var(DIR).expect("the data folder"));
+    let first: u64 = std::env::var(FIRST).unwrap().parse().unwrap();
+    let app = mock_app();
+    let storage = open(app.handle(), &dir);
+    assert!(storage.notice.is_none(), "{:?}", storage.notice);
+    let mut out = std::io::stdout().lock();
+    for n in first.. {
+        writeln!(out, "begin {n}").unwrap();
+        out.flush().unwrap();
+        match key_after(n) {
+            Some(key) => storage.vault.save(&record(&key)),
+            None => storage.vault.clear(),
+        }
+        .unwrap_or_else(|e| panic!("operation {n} failed: {e}"));
+        writeln!(out, "end {n}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[derive(Default)]
+struct Progress {
+    begun: Option<u64>,
+    ended: Option<u64>,
+    /// When the operation under way began.
+    began_at: Option<Instant>,
+    /// How long the finished operations took, together.
+    took: Duration,
+    finished: u32,
+}
+
+/// One phase: start a child, kill it at a random moment, check the
+/// vault; `KILLS` times.
+fn kill_loop(phase: &str, dir: &Path) {
+    let app = mock_app();
+    let expected_protection = if phase == "keychain" {
+        "keychain"
+    } else {
+        "fallback"
+    };
+    let mut rng = rand::rng();
+    let started = Instant::now();
+    // The state before operation `next`: nothing stored yet.
+    let mut next: u64 = 0;
+    let mut state: Option<String> = None;
+    let (mut operations, mut interrupted, mut torn) = (0u64, 0u32, 0u32);
+    // How long an operation takes, as measured from here; the first child
+    // runs a few operations to measure it.
+    let (mut took, mut finished) = (Duration::ZERO, 0u32);
+    let mut average = None;
+    let mut completed = 0u64;
+    for kill in 0..KILLS {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(ROLE, "child")
+            .env(DIR, dir)
+            .env(FIRST, next.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the child starts");
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let (said, heard) = std::sync::mpsc::channel();
+        let reader = {
+            let stdout = child.stdout.take().unwrap();
+            let progress = Arc::clone(&progress);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    let mut p = progress.lock().unwrap();
+                    if let Some(n) = line.strip_prefix("begin ") {
+                        p.begun = Some(n.parse().unwrap());
+                        p.began_at = Some(Instant::now());
+                        let _ = said.send(());
+                    } else if let Some(n) = line.strip_prefix("end ") {
+                        p.ended = Some(n.parse().unwrap());
+                        if let Some(at) = p.began_at.take() {
+                            p.took += at.elapsed();
+                            p.finished += 1;
+                        }
+                        let _ = said.send(());
+                    }
+                }
+            })
+        };
+        let listen = || {
+            heard
+                .recv_timeout(Duration::from_secs(20))
+                .expect("the child is working")
+        };
+        listen();
+        match average {
+            // At a random moment of the next three operations or so.
+            Some(op) => std::thread::sleep(rng.random_range(Duration::ZERO..op * 3)),
+            // Once six operations ended.
+            None => {
+                while progress.lock().unwrap().ended.is_none_or(|n| n < next + 5) {
+                    listen();
+                }
+            }
+        }
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        assert!(
+            status.code().is_none(),
+            "kill {kill}: the child ended by itself ({status}) instead of being killed"
+        );
+
+        let p = progress.lock().unwrap();
+        took += p.took;
+        finished += p.finished;
+        average = (finished > 0).then(|| took / finished);
+        let begun = p.begun.expect("an operation began");
+        if let Some(ended) = p.ended {
+            state = key_after(ended);
+            completed += ended + 1 - next;
+        }
+        let before = state.clone();
+        let allowed = if p.ended == Some(begun) {
+            vec![before]
+        } else {
+            interrupted += 1;
+            vec![before, key_after(begun)]
+        };
+        operations += begun + 1 - next;
+        next = begun + 1;
+
+        if ["vault-a.json", "vault-b.json"]
+            .iter()
+            .any(|f| is_torn(&dir.join(f)))
+        {
+            torn += 1;
+        }
+        let storage = open(app.handle(), dir);
+        assert!(
+            storage.notice.is_none(),
+            "kill {kill} (operation {begun}): the store was set aside: {:?}",
+            storage.notice
+        );
+        assert_eq!(storage.protection.level, expected_protection);
+        let found = storage
+            .vault
+            .load()
+            .unwrap_or_else(|e| panic!("kill {kill} (operation {begun}): the vault failed: {e}"))
+            .map(|r| r.key.expose_secret().to_owned());
+        assert!(
+            allowed.contains(&found),
+            "kill {kill} during operation {begun}: the vault holds {} instead of {}",
+            describe(&found),
+            allowed
+                .iter()
+                .map(describe)
+                .collect::<Vec<_>>()
+                .join(" or ")
+        );
+        state = found;
+    }
+    println!(
+        "crash phase {phase}: {KILLS} SIGKILLs survived, {interrupted} of them mid-operation, \
+         {torn} leaving a torn store file; {operations} operations (connect, reconnect, disconnect) begun and {completed} \
+         finished, {:.2} ms each on average; {:.1} s",
+        average.unwrap_or_default().as_secs_f64() * 1000.0,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// A store file the kill cut short: there, but not JSON.
+fn is_torn(path: &Path) -> bool {
+    std::fs::read(path)
+        .is_ok_and(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).is_err())
+}
+
+/// Which record a key is, without printing the key (they are fake, but
+/// the habit holds).
+fn describe(key: &Option<String>) -> String {
+    match key {
+        None => "no key".to_owned(),
+        Some(key) => format!(
+            "key {}",
+            u64::from_str_radix(&key[key.len() - 16..], 16).unwrap()
+        ),
+    }
+}
+
+/// Runs each phase as a process of its own, with its own `HOME`.
+fn run_phases() -> ExitCode {
+    let root =
+        std::env::temp_dir().join(format!("openrouter-connect-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let mut failed = false;
+    let mut phases = vec!["file"];
+    if cfg!(target_os = "linux") {
+        phases.push("keychain");
+    }
+    for phase in phases {
+        let home = root.join(phase);
+        let data = home.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let me = std::env::current_exe().unwrap();
+        let mut command = if phase == "keychain" {
+            let mut c = Command::new("dbus-run-session");
+            c.args([
+                "--",
+                "bash",
+                "-c",
+                "eval \"$(printf pw | gnome-keyring-daemon --unlock --components=secrets)\" >/dev/null; exec \"$0\"",
+            ])
+            .arg(&me)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS");
+            c
+        } else {
+            let mut c = Command::new(&me);
+            // No bus, so no keychain: the fallback file.
+            c.env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", home.join("no-bus").display()),
+            );
+            c
+        };
+        command
+            .env(ROLE, phase)
+            .env(DIR, &data)
+            .env("HOME", &home)
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("XDG_RUNTIME_DIR", &home)
+            .stdin(Stdio::null());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut process = command
+            .spawn()
+            .expect("the phase starts (dbus-run-session is installed by make test)");
+        let status = process.wait().unwrap();
+        // The keyring daemon of the phase's bus, if it outlived it.
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", process.id())])
+            .stderr(Stdio::null())
+            .status();
+        if !status.success() {
+            eprintln!("crash phase {phase} failed: {status}");
+            failed = true;
+        }
+    }
+    if failed {
+        eprintln!("the phases' folders are kept in {}", root.display());
+        ExitCode::FAILURE
+    } else {
+        let _ = std::fs::remove_dir_all(&root);
+        ExitCode::SUCCESS
+    }
+}
