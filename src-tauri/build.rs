@@ -6,6 +6,7 @@ const COMMANDS: &[&str] = &[
     "connect",
     "cancel",
     "dismiss",
+    "reload",
     "open_again",
     "disconnect",
     "refresh_health",

@@ -181,6 +181,12 @@ function readOptions() {
 // ---- Actions ----
 
 function connect() {
+  // A keychain that did not answer: Try again asks it again, and starts
+  // no flow whose key could not be kept.
+  if (status && status.state === 'failed' && status.error && status.error.code === 'keychain') {
+    run('reload', commands.reload);
+    return;
+  }
   const options = readOptions();
   if (options) run('connect', () => commands.connect(options));
 }

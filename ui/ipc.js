@@ -77,6 +77,7 @@ export const commands = {
   connect: (options) => invoke('connect', { options }),
   cancel: () => invoke('cancel'),
   dismiss: () => invoke('dismiss'),
+  reload: () => invoke('reload'),
   openAgain: () => invoke('open_again'),
   disconnect: () => invoke('disconnect'),
   refreshHealth: () => invoke('refresh_health'),

@@ -167,7 +167,10 @@ export function createView(doc = document) {
     el.status.dataset.state = state;
     const kind = state === 'connected' ? healthKind(s) : 'none';
     el.status.dataset.health = kind;
-    setText(el.statusText, state === 'connected' ? CONNECTED_TEXT[kind] : STATUS_TEXT[state]);
+    let text = state === 'connected' ? CONNECTED_TEXT[kind] : STATUS_TEXT[state];
+    // Not a failed connection: the stored one can't be unlocked.
+    if (state === 'failed' && s.error && s.error.code === 'keychain') text = 'System keychain not answering';
+    setText(el.statusText, text);
   }
 
   function renderFailed(s) {
@@ -178,9 +181,9 @@ export function createView(doc = document) {
 
   function renderConnectForm(state, local) {
     show(el.intro, state === 'disconnected');
-    const busy = local.busy.has('connect');
     const idle = state === 'failed' ? 'Try again' : 'Connect with OpenRouter';
-    setBusy(el.connect, busy, 'Opening your browser…', idle);
+    if (local.busy.has('reload')) setBusy(el.connect, true, 'Checking…', idle);
+    else setBusy(el.connect, local.busy.has('connect'), 'Opening your browser…', idle);
   }
 
   function renderAwaiting(s, local) {

@@ -275,6 +275,18 @@ impl Connector {
             }
         }
         options.validate()?;
+        let store = self.inner.store.clone();
+        if let Err(error) = blocking(move || store.check_writable()).await {
+            tracing::warn!(
+                code = error.code(),
+                "the store can't take a key; no flow started"
+            );
+            let mut machine = self.inner.lock();
+            machine.generation += 1;
+            machine.phase = Phase::Failed(error.clone());
+            self.inner.publish(&machine);
+            return Err(error);
+        }
         match self.start(options).await {
             Ok(status) => Ok(status),
             Err(error) => {
@@ -339,6 +351,33 @@ impl Connector {
             flow.run(loopback, arrival, cancelled, deadline).await;
         });
         Ok(self.status())
+    }
+
+    /// Reads the stored key again: after the user unlocked the keychain
+    /// that kept it from loading. Only between flows; a read that fails
+    /// again shows its error and changes nothing stored.
+    pub async fn reload(&self) -> Result<Status, Error> {
+        let _starting = self.inner.starting.lock().await;
+        if !matches!(self.inner.lock().phase, Phase::Idle | Phase::Failed(_)) {
+            return Err(Error::Busy);
+        }
+        let store = self.inner.store.clone();
+        let loaded = blocking(move || store.load()).await;
+        let mut machine = self.inner.lock();
+        machine.generation += 1;
+        let result = match loaded {
+            Ok(record) => {
+                machine.key = record.map(|r| r.meta);
+                machine.phase = Phase::Idle;
+                Ok(machine.status())
+            }
+            Err(error) => {
+                machine.phase = Phase::Failed(error.clone());
+                Err(error)
+            }
+        };
+        self.inner.publish(&machine);
+        result
     }
 
     /// Leaves a failed state for the one before the flow: connected with

@@ -45,6 +45,13 @@ pub trait KeyStore: Send + Sync + 'static {
     fn load(&self) -> Result<Option<StoredKey>, Error>;
     fn save(&self, record: &StoredKey) -> Result<(), Error>;
     fn clear(&self) -> Result<(), Error>;
+
+    /// Whether a `save` would be accepted now. Asked before a flow
+    /// opens the consent page: a key OpenRouter creates that can't be
+    /// kept is a live credential nobody holds.
+    fn check_writable(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// A store that lives as long as the process: for apps that ask again on

@@ -370,6 +370,14 @@ impl<K: DataKeyStore, S: SlotStore> KeyStore for Vault<K, S> {
         self.slots.write(target, &sealed)
     }
 
+    /// The data key can be had (a locked keychain fails here) and nothing
+    /// damaged stands in the way.
+    fn check_writable(&self) -> Result<(), Error> {
+        let _guard = self.exclusive();
+        let survey = self.survey(true)?;
+        survey.newest().map(|_| ())
+    }
+
     fn clear(&self) -> Result<(), Error> {
         let _guard = self.exclusive();
         let survey = self.survey(false)?;

@@ -354,6 +354,75 @@ async fn a_failed_save_is_a_failure_not_a_connection() {
     assert!(status.key.is_none());
 }
 
+/// A store behind a keychain that can be locked: nothing can be read or
+/// written while it is.
+#[derive(Default)]
+struct LockableStore {
+    inner: MemoryStore,
+    locked: std::sync::atomic::AtomicBool,
+}
+
+impl LockableStore {
+    fn lock(&self, locked: bool) {
+        self.locked
+            .store(locked, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn check(&self) -> Result<(), Error> {
+        if self.locked.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(Error::Keychain("it is locked".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl KeyStore for LockableStore {
+    fn load(&self) -> Result<Option<StoredKey>, Error> {
+        self.check()?;
+        self.inner.load()
+    }
+    fn save(&self, record: &StoredKey) -> Result<(), Error> {
+        self.check()?;
+        self.inner.save(record)
+    }
+    fn clear(&self) -> Result<(), Error> {
+        self.check()?;
+        self.inner.clear()
+    }
+    fn check_writable(&self) -> Result<(), Error> {
+        self.check()
+    }
+}
+
+#[tokio::test]
+async fn a_locked_store_starts_no_flow_and_a_reload_finds_the_key_again() {
+    let fake = fake_openrouter::FakeOpenRouter::start().await;
+    let store = Arc::new(LockableStore::default());
+    let connector = with_store(&fake, store.clone(), FlowConfig::default());
+    let first = connect_and_approve(&connector).await.key.unwrap();
+
+    store.lock(true);
+    let error = connector
+        .connect(ConnectOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "keychain");
+    let status = connector.status();
+    assert_eq!(error_code(&status), "keychain");
+    assert_eq!(
+        status.key.as_ref(),
+        Some(&first),
+        "the stored key is still named"
+    );
+
+    // Still locked: the reload says so and changes nothing.
+    assert_eq!(connector.reload().await.unwrap_err().code(), "keychain");
+    store.lock(false);
+    let status = connector.reload().await.unwrap();
+    assert_eq!(status.state, FlowState::Connected);
+    assert_eq!(status.key, Some(first));
+}
+
 #[tokio::test]
 async fn disconnect_forgets_the_key_and_names_its_revoke_page() {
     let Setup {

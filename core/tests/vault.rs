@@ -741,6 +741,25 @@ fn keychain_errors_propagate_and_nothing_is_written() {
 }
 
 #[test]
+fn check_writable_asks_the_keychain_and_writes_nothing() {
+    let vault = vault();
+    vault.check_writable().unwrap();
+    vault.keys().fail(true);
+    let keychain = Error::Keychain("the keychain is locked.".into());
+    assert_eq!(vault.check_writable().unwrap_err(), keychain);
+    vault.keys().fail(false);
+    vault.save(&stored(1)).unwrap();
+    let mutations = vault.slots().mutations();
+    vault.check_writable().unwrap();
+    vault.keys().fail(true);
+    assert_eq!(vault.check_writable().unwrap_err(), keychain);
+    vault.keys().fail(false);
+    vault.keys().replace(Some(DataKey::generate().unwrap()));
+    assert_eq!(vault.check_writable().unwrap_err(), Error::DataKeyMismatch);
+    assert_eq!(vault.slots().mutations(), mutations);
+}
+
+#[test]
 fn keychain_refusing_the_new_data_key_writes_nothing() {
     struct SetFails(MemoryKeys);
     impl DataKeyStore for SetFails {

@@ -32,6 +32,7 @@ pub fn run() {
             commands::connect,
             commands::cancel,
             commands::dismiss,
+            commands::reload,
             commands::open_again,
             commands::disconnect,
             commands::refresh_health,

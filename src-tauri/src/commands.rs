@@ -2,11 +2,11 @@
 //! state, and none returns the key, the code or the verifier.
 
 use openrouter_connect_core::{ChatReply, ConnectOptions, Error, FlowState, WayBack};
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Manager, State};
 
-use crate::browser;
 use crate::models::{AppStatus, CallbackMode, ConnectRequest};
 use crate::state::AppState;
+use crate::{browser, keys};
 
 /// The model the Test button asks: OpenRouter picks a suitable one.
 const TEST_MODEL: &str = "openrouter/auto";
@@ -67,6 +67,26 @@ fn open_consent(app: &AppHandle, state: &AppState, flow: &FlowState) {
         let opened = browser::open(app, auth_url);
         state.update(app, |facts| facts.browser_error = opened.err());
     }
+}
+
+/// Reads the stored connection again: the user unlocked the keychain
+/// that kept it from loading.
+#[tauri::command]
+pub async fn reload(app: AppHandle, state: State<'_, AppState>) -> Result<AppStatus, Error> {
+    let status = state.connector.reload().await?;
+    state.update(&app, |facts| {
+        if facts.protection.level == "unavailable" {
+            facts.protection = keys::keychain_protection();
+        }
+        facts.store_notice = None;
+    });
+    if status.key.is_some() {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            app.state::<AppState>().check_health(&app).await;
+        });
+    }
+    Ok(state.snapshot())
 }
 
 /// Back from a failure to the key still stored, or to not connected.

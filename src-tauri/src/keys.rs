@@ -82,12 +82,12 @@ fn locked_protection() -> Protection {
     Protection {
         level: "unavailable",
         label: "system keychain not available".to_owned(),
-        detail: "The key that unlocks the stored connection is in the system keychain, which is locked or not answering. Unlock it and restart the app."
+        detail: "The key that unlocks the stored connection is in the system keychain, which is locked or not answering. Unlock it, then choose Try again."
             .to_owned(),
     }
 }
 
-fn keychain_protection() -> Protection {
+pub fn keychain_protection() -> Protection {
     let name = if cfg!(target_os = "macos") {
         "macOS Keychain"
     } else if cfg!(windows) {

@@ -12,18 +12,19 @@ use crate::models::{AppStatus, CallbackMode, Health, Protection};
 /// The event that carries every change of [`AppStatus`] to the panel.
 pub const STATUS_EVENT: &str = "connect://status";
 
-#[derive(Default)]
 pub struct PanelFacts {
     pub health: Option<Health>,
     pub browser_error: Option<String>,
     pub store_notice: Option<String>,
     pub callback_mode: CallbackMode,
     pub forgotten: Option<KeyMeta>,
+    /// Where the data key lives; changes when a locked keychain answers
+    /// again.
+    pub protection: Protection,
 }
 
 pub struct AppState {
     pub connector: Connector,
-    pub protection: Protection,
     pub base_url: String,
     pub custom_base_url: bool,
     /// `<scheme>:/callback`, the deep-link way back.
@@ -45,12 +46,15 @@ impl AppState {
             base_url: config.base_url().to_string(),
             custom_base_url: !config.is_default_base_url(),
             connector,
-            protection,
             deep_link_callback,
             default_label,
             facts: Mutex::new(PanelFacts {
+                health: None,
+                browser_error: None,
                 store_notice,
-                ..PanelFacts::default()
+                callback_mode: CallbackMode::default(),
+                forgotten: None,
+                protection,
             }),
         }
     }
@@ -65,7 +69,7 @@ impl AppState {
         AppStatus {
             core,
             health: facts.health.clone(),
-            protection: self.protection.clone(),
+            protection: facts.protection.clone(),
             base_url: self.base_url.clone(),
             custom_base_url: self.custom_base_url,
             browser_error: facts.browser_error.clone(),

@@ -251,6 +251,7 @@ impl Desktop {
             .env("DBUS_SESSION_BUS_ADDRESS", bus.trim())
             .env("HOME", &self.home)
             .stdin(Stdio::null())
+            .stdout(Stdio::null())
             .status()
             .is_ok_and(|status| status.success())
     }

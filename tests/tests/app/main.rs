@@ -447,8 +447,18 @@ async fn a_revoked_key_is_reported_on_start() {
     assert!(!alert.is_empty());
     shot(&session, "connected-key-revoked").await;
     session.click("reconnect").await.unwrap();
+    // Connected already (with the dead key): wait for the new one.
+    let mut issued = desktop.fake.issued_keys();
+    for _ in 0..100 {
+        if issued.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        issued = desktop.fake.issued_keys();
+    }
+    assert_eq!(issued.len(), 2, "the reconnect made no new key");
+    wait_for_text(&session, "masked-key", &masked(&issued[1].key)).await;
     session.wait_for_state("connected").await.unwrap();
-    assert_eq!(desktop.fake.issued_keys().len(), 2);
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
@@ -543,6 +553,123 @@ async fn the_installed_package_takes_its_deep_link_through_the_desktop() {
         session.quit().await.unwrap();
         assert_exits_within_two_seconds(&desktop).await;
     }
+}
+
+#[tokio::test]
+async fn a_locked_keychain_is_said_and_the_store_left_as_it_is() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("keychain-locked", DesktopOptions::default()).await;
+    let session = desktop.launch().await;
+    let key = connect_in_panel(&desktop, &session).await;
+    session.quit().await.unwrap();
+    let before = store_files(&desktop);
+
+    // Locked, and nobody there to answer the unlock prompt: the prompter
+    // gets a display that does not exist.
+    assert!(desktop.run_in_session("dbus-update-activation-environment", &["DISPLAY=:4242"]));
+    assert!(desktop.run_in_session(
+        "gdbus",
+        &[
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.secrets",
+            "--object-path",
+            "/org/freedesktop/secrets",
+            "--method",
+            "org.freedesktop.Secret.Service.Lock",
+            "['/org/freedesktop/secrets/collection/login']",
+        ],
+    ));
+    let session = desktop.launch().await;
+    session.wait_for_state("failed").await.unwrap();
+    let message = session.text("error-message").await.unwrap();
+    assert!(message.contains("keychain"), "{message}");
+    let protection = session.text("protection").await.unwrap();
+    assert!(protection.contains("not available"), "{protection}");
+    shot(&session, "keychain-locked").await;
+
+    // Try again asks the keychain again; still locked, nothing changes and
+    // no flow starts (a key made now could not be kept).
+    session.click("connect").await.unwrap();
+    wait_for_text(&session, "connect", "Try again").await;
+    assert_eq!(session.state().await.unwrap(), "failed");
+    let consent_pages = |d: &Desktop| {
+        d.fake
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/auth")
+            .count()
+    };
+    assert_eq!(consent_pages(&desktop), 1, "a consent page was opened");
+    assert_eq!(store_files(&desktop), before, "the store was touched");
+
+    // Unlocked (as at a login), Try again finds the same key.
+    unlock_keyring(&desktop);
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    let protection = session.text("protection").await.unwrap();
+    assert!(protection.contains("encrypted"), "{protection}");
+    session.click("test-request").await.unwrap();
+    wait_for_text(&session, "test-reply", fake_openrouter::CHAT_REPLY).await;
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+    assert_eq!(store_files(&desktop), before, "the store was touched");
+}
+
+/// Unlocks the login keyring with its password, as a login does, through
+/// gnome-keyring's own unlock call on the desktop's bus.
+fn unlock_keyring(desktop: &Desktop) {
+    use dbus::arg::Variant;
+    use dbus::blocking::Connection;
+    use dbus::channel::Channel;
+    use dbus::strings::Path;
+
+    let bus = std::fs::read_to_string(desktop.dir.join("bus")).unwrap();
+    let mut channel = Channel::open_private(bus.trim()).unwrap();
+    channel.register().unwrap();
+    let connection = Connection::from(channel);
+    let service = connection.with_proxy(
+        "org.freedesktop.secrets",
+        "/org/freedesktop/secrets",
+        Duration::from_secs(5),
+    );
+    let (_, session): (Variant<String>, Path) = service
+        .method_call(
+            "org.freedesktop.Secret.Service",
+            "OpenSession",
+            ("plain", Variant(String::new())),
+        )
+        .unwrap();
+    let secret = (session, Vec::<u8>::new(), b"pw".to_vec(), "text/plain");
+    let () = service
+        .method_call(
+            "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
+            "UnlockWithMasterPassword",
+            (
+                Path::from("/org/freedesktop/secrets/collection/login"),
+                secret,
+            ),
+        )
+        .unwrap();
+}
+
+/// Every file of the app's data folder, with its bytes.
+fn store_files(desktop: &Desktop) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(desktop.data_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 #[tokio::test]
