@@ -6,6 +6,7 @@
 //! anything.
 
 use std::error::Error as _;
+use std::sync::{Arc, OnceLock};
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -74,7 +75,11 @@ pub struct ChatReply {
 /// A client for one OpenRouter (the real one or a stand-in).
 #[derive(Debug, Clone)]
 pub struct OpenRouterClient {
-    http: reqwest::Client,
+    /// Built on first use: loading the system's root certificates costs a
+    /// cold start tens of milliseconds, and the panel needs none of it to
+    /// show itself.
+    http: Arc<OnceLock<Result<reqwest::Client, Error>>>,
+    headers: HeaderMap,
     config: ClientConfig,
 }
 
@@ -92,8 +97,24 @@ impl OpenRouterClient {
                 headers.insert(HeaderName::from_static(name), value);
             }
         }
+        Ok(Self {
+            http: Arc::default(),
+            headers,
+            config,
+        })
+    }
+
+    fn http(&self) -> Result<&reqwest::Client, Error> {
+        self.http
+            .get_or_init(|| self.build_http())
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn build_http(&self) -> Result<reqwest::Client, Error> {
+        let config = &self.config;
         let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
+            .default_headers(self.headers.clone())
             .user_agent(concat!("openrouter-connect/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
@@ -104,10 +125,9 @@ impl OpenRouterClient {
             // A proxy from the environment must not see local traffic.
             builder = builder.no_proxy();
         }
-        let http = builder
+        builder
             .build()
-            .map_err(|_| Error::Unreachable(NetworkCause::Tls))?;
-        Ok(Self { http, config })
+            .map_err(|_| Error::Unreachable(NetworkCause::Tls))
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -166,7 +186,7 @@ impl OpenRouterClient {
             .expect("a struct of strings serializes"),
         );
         let request = self
-            .http
+            .http()?
             .post(self.endpoint("api/v1/auth/keys"))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_vec());
@@ -178,7 +198,7 @@ impl OpenRouterClient {
     /// 401: the key was deleted, revoked or has expired.
     pub async fn key_info(&self, key: &ApiKey) -> Result<KeyInfo, Error> {
         let request = self
-            .http
+            .http()?
             .get(self.endpoint("api/v1/key"))
             .bearer_auth(key.expose_secret());
         let (status, bytes) = self.send(request).await?;
@@ -208,7 +228,7 @@ impl OpenRouterClient {
             "max_tokens": 32,
         });
         let request = self
-            .http
+            .http()?
             .post(self.endpoint("api/v1/chat/completions"))
             .bearer_auth(key.expose_secret())
             .json(&request);

@@ -18,6 +18,7 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(3 * 60 * 60);
 
 pub fn run() {
     init_logging();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
     let app = tauri::Builder::default()
         // First, so a second launch hands over its deep link and exits
         // before anything else starts.

@@ -38,9 +38,16 @@ fn register_when_not_installed(app: &AppHandle) {
     if let Err(e) = app.deep_link().register_all() {
         tracing::warn!(error = %e, "deep-link scheme not registered");
     }
+    // Off the start-up path: `xdg-mime` and `update-desktop-database` take
+    // hundreds of milliseconds on a cold start.
     #[cfg(target_os = "linux")]
-    if let Err(e) = linux::register(app) {
-        tracing::warn!(error = %e, "deep-link scheme not registered");
+    {
+        let app = app.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = linux::register(&app) {
+                tracing::warn!(error = %e, "deep-link scheme not registered");
+            }
+        });
     }
     #[cfg(not(any(windows, target_os = "linux")))]
     let _ = app;
@@ -57,7 +64,8 @@ mod linux {
 
     /// Writes a handler entry whose `Exec` line even the plain `xdg-open`
     /// of a system without a desktop environment can run (it does not
-    /// understand quotes), then makes it the scheme's default.
+    /// understand quotes), then makes it the scheme's default; once per
+    /// executable path.
     pub fn register(app: &AppHandle) -> std::io::Result<()> {
         let exe = std::env::var_os("APPIMAGE")
             .map(PathBuf::from)
@@ -85,9 +93,12 @@ mod linux {
             .join("applications");
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(HANDLER);
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(entry.as_str()) {
-            std::fs::write(&path, entry)?;
+        // Registered by an earlier start: done, and a default the user
+        // chose since is left alone.
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(entry.as_str()) {
+            return Ok(());
         }
+        std::fs::write(&path, entry)?;
         let quiet = |program: &str, args: &[&str]| {
             Command::new(program)
                 .args(args)
