@@ -3,7 +3,7 @@
 CARGO ?= cargo
 SANDBOX_PORT ?= 8787
 
-.PHONY: test deps check fmt clippy windows build unit fuzz-smoke package-test cli run sandbox bundle
+.PHONY: test deps check fmt clippy windows build unit fuzz-smoke package-test cli run sandbox bundle bench
 
 ## Installs what is missing, then runs every check and test.
 test: deps check build unit fuzz-smoke package-test
@@ -59,3 +59,8 @@ sandbox: deps
 ## A .deb whose desktop entry handles the app's deep-link scheme.
 bundle: deps cli
 	npx tauri build --bundles deb
+
+## Start-up, memory, size and the flow's speed against a bare Tauri app;
+## writes BENCHMARKS.md. Takes about 15 minutes from a clean clone.
+bench: deps cli
+	./scripts/bench.sh

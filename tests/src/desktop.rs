@@ -98,6 +98,30 @@ fn start_display() -> (Child, String) {
     (child, format!(":{}", line.trim()))
 }
 
+/// Starts gnome-keyring on the session's bus with its login keyring
+/// unlocked (password `pw`), as a desktop login does.
+pub const UNLOCK_KEYRING: &str = "eval \"$(printf pw | gnome-keyring-daemon --unlock --components=secrets)\" >/dev/null; export GNOME_KEYRING_CONTROL;";
+
+/// `program` in a D-Bus session of its own with an unlocked gnome-keyring,
+/// in a process group of its own (end it with [`kill_group`]).
+pub fn in_keyring_session(program: &Path) -> Command {
+    let mut command = Command::new("dbus-run-session");
+    command
+        .args(["--", "bash", "-c", &format!("{UNLOCK_KEYRING} exec \"$0\"")])
+        .arg(program)
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .process_group(0);
+    command
+}
+
+/// Ends the process group `leader` leads: a session's bus and keyring too.
+pub fn kill_group(leader: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{leader}")])
+        .stderr(Stdio::null())
+        .status();
+}
+
 impl Desktop {
     /// A desktop with a keychain whose user does `user` on the consent page.
     pub async fn for_user(name: &str, user: UserAction) -> Desktop {
@@ -143,11 +167,7 @@ impl Desktop {
         let (display, display_name) = start_display();
         let port = free_port();
         let native_port = free_port();
-        let keyring = if options.keychain {
-            "eval \"$(printf pw | gnome-keyring-daemon --unlock --components=secrets)\"; export GNOME_KEYRING_CONTROL;"
-        } else {
-            ""
-        };
+        let keyring = if options.keychain { UNLOCK_KEYRING } else { "" };
         let bus_file = dir.join("bus");
         let script = format!(
             "{keyring} printf %s \"$DBUS_SESSION_BUS_ADDRESS\" > '{}'; exec tauri-driver --port {port} --native-port {native_port}",

@@ -8,8 +8,9 @@
 //!
 //! Two phases, each with its own data directory: the fallback key file
 //! (no D-Bus), and the Secret Service (gnome-keyring in its own
-//! `dbus-run-session`, Linux). Each phase and each child is this same
-//! program, told its role by the environment.
+//! `dbus-run-session`). Each phase and each child is this same program,
+//! told its role by the environment. Linux only, like the desktop
+//! harness it borrows from.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -17,9 +18,11 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fake_openrouter::desktop;
 use openrouter_connect::storage;
 use openrouter_connect_core::{ApiKey, KeyMeta, KeyStore, StoredKey};
 use rand::Rng;
+use std::os::unix::process::CommandExt;
 use tauri::AppHandle;
 use tauri::test::MockRuntime;
 
@@ -266,26 +269,13 @@ fn run_phases() -> ExitCode {
         std::env::temp_dir().join(format!("openrouter-connect-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let mut failed = false;
-    let mut phases = vec!["file"];
-    if cfg!(target_os = "linux") {
-        phases.push("keychain");
-    }
-    for phase in phases {
+    for phase in ["file", "keychain"] {
         let home = root.join(phase);
         let data = home.join("data");
         std::fs::create_dir_all(&data).unwrap();
         let me = std::env::current_exe().unwrap();
         let mut command = if phase == "keychain" {
-            let mut c = Command::new("dbus-run-session");
-            c.args([
-                "--",
-                "bash",
-                "-c",
-                "eval \"$(printf pw | gnome-keyring-daemon --unlock --components=secrets)\" >/dev/null; exec \"$0\"",
-            ])
-            .arg(&me)
-            .env_remove("DBUS_SESSION_BUS_ADDRESS");
-            c
+            desktop::in_keyring_session(&me)
         } else {
             let mut c = Command::new(&me);
             // No bus, so no keychain: the fallback file.
@@ -293,6 +283,7 @@ fn run_phases() -> ExitCode {
                 "DBUS_SESSION_BUS_ADDRESS",
                 format!("unix:path={}", home.join("no-bus").display()),
             );
+            c.process_group(0);
             c
         };
         command
@@ -302,18 +293,12 @@ fn run_phases() -> ExitCode {
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("XDG_RUNTIME_DIR", &home)
             .stdin(Stdio::null());
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut process = command
             .spawn()
             .expect("the phase starts (dbus-run-session is installed by make test)");
         let status = process.wait().unwrap();
         // The keyring daemon of the phase's bus, if it outlived it.
-        #[cfg(unix)]
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", process.id())])
-            .stderr(Stdio::null())
-            .status();
+        desktop::kill_group(process.id());
         if !status.success() {
             eprintln!("crash phase {phase} failed: {status}");
             failed = true;

@@ -1,0 +1,24 @@
+//! A bare Tauri 2 app. Its page calls `ready` once shown, and the app
+//! says so on stderr: the moment the benchmarks take as its start-up,
+//! as the app's own panel asking for its status is the app's. It also
+//! marks the start of `main` and of its setup hook, as the app's log does
+//! ("starting", "vault ready"), so that start-up splits into phases.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+#[tauri::command]
+fn ready() {
+    eprintln!("floor: page ready");
+}
+
+fn main() {
+    eprintln!("floor: main");
+    tauri::Builder::default()
+        .setup(|_| {
+            eprintln!("floor: setup");
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![ready])
+        .run(tauri::generate_context!())
+        .expect("the floor app runs");
+}

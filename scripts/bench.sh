@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make bench`: builds the app and the floor (bench/floor, a bare Tauri
+# app) in release with their .deb packages, runs the desktop benchmarks
+# (bench/desktop.py), the flow benchmark (tests/benches/flow.rs) and the
+# core's Criterion benchmarks, and writes BENCHMARKS.md.
+#
+# BENCH_RUNS (default 10) sets the start-ups per program.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+export CARGO_TARGET_DIR="$target"
+tauri="$PWD/node_modules/.bin/tauri"
+mkdir -p "$target/bench"
+
+echo "== release builds and packages"
+"$tauri" build --bundles deb
+(cd bench/floor && "$tauri" build --bundles deb)
+cargo build --release --locked -p openrouter-connect-tests --bin fake-openrouter --bin fake-browser
+
+echo "== desktop: start-up, memory, idle CPU"
+python3 bench/desktop.py \
+  --app "$target/release/openrouter-connect" \
+  --floor "$target/release/tauri-floor" \
+  --fake "$target/release/fake-openrouter" \
+  --browser "$target/release/fake-browser" \
+  --runs "${BENCH_RUNS:-10}" \
+  --out "$target/bench/desktop.json"
+
+echo "== the flow, with the real keychain and store"
+cargo bench --locked -p openrouter-connect-tests --bench flow -- --json "$target/bench/flow.json"
+
+echo "== the core's steps"
+cargo bench --locked -p openrouter-connect-core --bench core
+
+python3 bench/report.py --target "$target" --command "make bench"
