@@ -7,6 +7,7 @@ const COMMANDS: &[&str] = &[
     "cancel",
     "dismiss",
     "reload",
+    "submit_code",
     "open_again",
     "disconnect",
     "refresh_health",

@@ -24,6 +24,7 @@ const local = {
   confirmOpen: false,
   test: null,
   copyFeedback: null,
+  codeError: null,
 };
 
 function render() {
@@ -43,7 +44,10 @@ function apply(next) {
       local.confirmOpen = false;
       local.test = null;
     }
-    if (after !== 'awaiting') local.copyFeedback = null;
+    if (after !== 'awaiting') {
+      local.copyFeedback = null;
+      local.codeError = null;
+    }
   }
   const keyBefore = previous && previous.key ? previous.key.keySha256 : null;
   const keyAfter = next.key ? next.key.keySha256 : null;
@@ -61,7 +65,10 @@ function prefillOptions(s) {
   if (el.labelInput.value === '' && typeof s.defaultLabel === 'string') {
     el.labelInput.value = s.defaultLabel;
   }
-  const mode = s.callbackMode === 'deepLink' ? 'deepLink' : 'loopback';
+  // Where the browser can't reach the app (WSL, SSH, a sandbox), pasting
+  // the code comes first.
+  const modes = ['loopback', 'deepLink', 'paste'];
+  const mode = s.pasteSuggested ? 'paste' : modes.includes(s.callbackMode) ? s.callbackMode : 'loopback';
   for (const radio of el.modeRadios) radio.checked = radio.value === mode;
 }
 
@@ -90,7 +97,7 @@ function moveFocus(state, before) {
       target = el.connect;
       break;
     case 'awaiting':
-      target = status.browserError ? el.copyLink : el.openAgain;
+      target = status.callbackMode === 'paste' ? el.codeInput : status.browserError ? el.copyLink : el.openAgain;
       break;
     case 'exchanging':
       target = el.exchangingTitle;
@@ -174,7 +181,7 @@ function readOptions() {
   return {
     keyLabel: label === '' ? null : label,
     limitUsd: raw === '' ? null : Number(raw),
-    mode: checked && checked.value === 'deepLink' ? 'deepLink' : 'loopback',
+    mode: checked && ['deepLink', 'paste'].includes(checked.value) ? checked.value : 'loopback',
   };
 }
 
@@ -189,6 +196,25 @@ function connect() {
   }
   const options = readOptions();
   if (options) run('connect', () => commands.connect(options));
+}
+
+/** Paste mode: hands the code over; the field is emptied at once, so the code stays in the page no longer than needed. */
+function submitCode() {
+  const code = el.codeInput.value;
+  el.codeInput.value = '';
+  local.codeError = null;
+  run('submit-code', async () => {
+    try {
+      return await commands.submitCode(code);
+    } catch (reason) {
+      const error = toUserError(reason);
+      if (error.code === 'pasted-code-invalid') {
+        local.codeError = error;
+        return null;
+      }
+      throw error;
+    }
+  });
 }
 
 async function copyLink() {
@@ -262,6 +288,10 @@ function bind() {
   on(el.dismiss, 'click', () => run('dismiss', commands.dismiss));
   on(el.openAgain, 'click', () => run('open-again', commands.openAgain));
   on(el.copyLink, 'click', copyLink);
+  on(el.pasteForm, 'submit', (event) => {
+    event.preventDefault();
+    submitCode();
+  });
   on(el.authUrl, 'focus', () => el.authUrl.select());
 
   on(el.reconnect, 'click', connect);

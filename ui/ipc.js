@@ -78,6 +78,7 @@ export const commands = {
   cancel: () => invoke('cancel'),
   dismiss: () => invoke('dismiss'),
   reload: () => invoke('reload'),
+  submitCode: (code) => invoke('submit_code', { code }),
   openAgain: () => invoke('open_again'),
   disconnect: () => invoke('disconnect'),
   refreshHealth: () => invoke('refresh_health'),

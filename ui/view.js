@@ -91,6 +91,12 @@ export function createView(doc = document) {
     labelInput: byId('label-input'),
     limitInput: byId('limit-input'),
     limitError: byId('limit-error'),
+    pasteForm: byId('paste-form'),
+    codeInput: byId('code-input'),
+    codeError: byId('code-error'),
+    submitCode: byId('submit-code'),
+    comeBack: $('[data-view="awaiting"] [data-part="come-back"]'),
+    pasteSuggested: byId('paste-suggested'),
     modeRadios: Array.from(doc.querySelectorAll('[data-testid="callback-mode"] input[type="radio"]')),
     connect: byId('connect'),
     awaitingTitle: $('[data-view="awaiting"] .view-title'),
@@ -179,7 +185,10 @@ export function createView(doc = document) {
     setText(el.errorNextStep, error.nextStep || 'Try again.');
   }
 
-  function renderConnectForm(state, local) {
+  function renderConnectForm(state, local, s) {
+    const suggested = typeof s.pasteSuggested === 'string' && s.pasteSuggested !== '' ? s.pasteSuggested : null;
+    show(el.pasteSuggested, Boolean(suggested));
+    if (suggested) setText(el.pasteSuggested, `${suggested}: a browser there may not reach this app, so you will paste the code OpenRouter shows (see Options).`);
     show(el.intro, state === 'disconnected');
     const idle = state === 'failed' ? 'Try again' : 'Connect with OpenRouter';
     if (local.busy.has('reload')) setBusy(el.connect, true, 'Checking…', idle);
@@ -187,6 +196,13 @@ export function createView(doc = document) {
   }
 
   function renderAwaiting(s, local) {
+    const paste = s.callbackMode === 'paste';
+    show(el.pasteForm, paste);
+    show(el.comeBack, !paste);
+    show(el.codeError, paste && Boolean(local.codeError));
+    setText(el.codeError, local.codeError ? sentence(local.codeError.message, local.codeError.nextStep) : '');
+    setBusy(el.submitCode, local.busy.has('submit-code'), 'Connecting…', 'Connect with this code');
+
     const browserError = typeof s.browserError === 'string' && s.browserError !== '' ? s.browserError : null;
     show(el.browserError, Boolean(browserError));
     if (browserError) setText(part(el.browserError, 'detail'), browserError);
@@ -411,7 +427,7 @@ export function createView(doc = document) {
     if (checked) setText(el.checkedAt, `Checked ${when(status.health.checkedAtMs)}`);
 
     if (state === 'failed') renderFailed(status);
-    renderConnectForm(state, local);
+    renderConnectForm(state, local, status);
     if (state === 'awaiting') renderAwaiting(status, local);
     if (state === 'connected') renderConnected(status, local);
     renderConnectedControls(state, local);

@@ -66,17 +66,37 @@ pub fn parse_query(query: &str) -> Result<Callback, Error> {
         }),
         (Some(code), None) => {
             let code = AuthCode::new(code);
-            let text = code.expose_secret();
-            if text.is_empty()
-                || text.len() > MAX_CODE_LEN
-                || !text.bytes().all(|b| b.is_ascii_graphic())
-            {
+            if !plausible_code(code.expose_secret()) {
                 return Err(Error::MalformedCallback("the code is not valid"));
             }
             Ok(Callback::Code { code, state })
         }
         (None, None) => Err(Error::MalformedCallback("it has no code")),
     }
+}
+
+fn plausible_code(text: &str) -> bool {
+    !text.is_empty() && text.len() <= MAX_CODE_LEN && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A code the user pasted from OpenRouter's page (headless mode): the
+/// white space a copy picks up around it is dropped; inside, it must look
+/// like a code, so that a pasted URL or sentence is refused with a word
+/// of explanation instead of being sent to OpenRouter.
+pub fn parse_pasted_code(text: &str) -> Result<AuthCode, Error> {
+    let code = text.trim();
+    if code.is_empty() {
+        return Err(Error::PastedCodeInvalid("nothing was pasted"));
+    }
+    if code.contains("://") || code.contains('?') || code.contains('=') {
+        return Err(Error::PastedCodeInvalid("it looks like a link, not a code"));
+    }
+    if !plausible_code(code) {
+        return Err(Error::PastedCodeInvalid(
+            "it holds spaces or other characters a code has not",
+        ));
+    }
+    Ok(AuthCode::new(code))
 }
 
 /// The longest deep link accepted; a real one is a few hundred bytes.
@@ -177,6 +197,17 @@ impl Gate {
     /// resolves when the flow has ended.
     pub fn offer(&self, callback: Callback) -> Result<oneshot::Receiver<Outcome>, Error> {
         let result = verify(callback, &self.expected)?;
+        self.admit(result)
+    }
+
+    /// A code the user pasted into the app. Headless mode sends no
+    /// `state`, and none is needed: the code did not come through a door
+    /// other programs or web pages can reach.
+    pub fn offer_pasted(&self, code: AuthCode) -> Result<oneshot::Receiver<Outcome>, Error> {
+        self.admit(Ok(code))
+    }
+
+    fn admit(&self, result: Result<AuthCode, Error>) -> Result<oneshot::Receiver<Outcome>, Error> {
         let sender = self
             .slot
             .lock()

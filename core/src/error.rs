@@ -49,6 +49,8 @@ pub enum Error {
     StateMismatch,
     #[error("The browser's answer was malformed: {0}.")]
     MalformedCallback(&'static str),
+    #[error("That is not the code OpenRouter shows: {0}.")]
+    PastedCodeInvalid(&'static str),
     #[error("No connection attempt is waiting for an answer.")]
     NoFlow,
     #[error("No OpenRouter key is connected.")]
@@ -120,6 +122,7 @@ impl Error {
             Error::Denied { .. } => "denied",
             Error::StateMismatch => "state-mismatch",
             Error::MalformedCallback(_) => "malformed-callback",
+            Error::PastedCodeInvalid(_) => "pasted-code-invalid",
             Error::NoFlow => "no-flow",
             Error::NotConnected => "not-connected",
             Error::InvalidOption(_) => "invalid-option",
@@ -166,6 +169,9 @@ impl Error {
             }
             Error::StateMismatch | Error::MalformedCallback(_) => {
                 "Finish signing in from the page this app opened, or click Connect to start again."
+            }
+            Error::PastedCodeInvalid(_) => {
+                "Copy the whole code from OpenRouter's page and paste it again."
             }
             Error::NoFlow | Error::NotConnected => "Click Connect to start.",
             Error::InvalidOption(_) => "Correct the option, then click Connect.",

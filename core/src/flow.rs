@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
-use crate::callback::{Arrival, Gate, check_deep_link};
+use crate::callback::{Arrival, Gate, check_deep_link, parse_pasted_code};
 use crate::client::{ChatReply, ConsentRequest, KeyInfo, OpenRouterClient};
 use crate::error::{Error, ErrorView};
 use crate::loopback::{Loopback, LoopbackConfig};
@@ -59,6 +59,11 @@ pub enum WayBack {
     /// URL (such as `com.example.app:/callback`), the system hands it to
     /// the app, and the app passes it to [`Connector::deliver_deep_link`].
     DeepLink { callback_url: String },
+    /// OpenRouter's headless mode: no `callback_url`; OpenRouter shows the
+    /// code and the user pastes it into the app, which passes it to
+    /// [`Connector::submit_code`]. Works where neither loopback nor the
+    /// app's scheme reaches the app (WSL, SSH, sandboxed browsers).
+    Paste,
 }
 
 /// What the user chose before connecting.
@@ -115,6 +120,8 @@ pub enum FlowState {
     AwaitingCallback {
         /// The consent page; open it again, or copy it.
         auth_url: String,
+        /// Where OpenRouter sends the browser back; empty when the user
+        /// pastes the code ([`WayBack::Paste`]).
         callback_url: String,
         expires_at_ms: u64,
     },
@@ -135,6 +142,14 @@ pub struct Status {
     pub key: Option<KeyMeta>,
 }
 
+/// How the answer of a waiting flow comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Loopback,
+    DeepLink,
+    Paste,
+}
+
 enum Phase {
     Idle,
     Awaiting {
@@ -144,7 +159,7 @@ enum Phase {
         cancel: Option<oneshot::Sender<()>>,
         /// The door for deep links; the loopback listener holds its own.
         gate: Arc<Gate>,
-        deep_link: bool,
+        way: Way,
     },
     Exchanging,
     Failed(Error),
@@ -304,22 +319,25 @@ impl Connector {
         let state = generate_state()?;
         let (gate, arrival) = Gate::new(state.clone());
         let gate = Arc::new(gate);
-        let (loopback, callback_url) = match &options.way_back {
+        let (loopback, callback_url, way) = match &options.way_back {
             WayBack::Loopback => {
                 let loopback = Loopback::bind(&self.inner.config.loopback, gate.clone()).await?;
                 let callback_url = loopback.callback_url();
-                (Some(loopback), callback_url)
+                (Some(loopback), callback_url, Way::Loopback)
             }
-            WayBack::DeepLink { callback_url } => (None, callback_url.clone()),
+            WayBack::DeepLink { callback_url } => (None, callback_url.clone(), Way::DeepLink),
+            WayBack::Paste => (None, String::new(), Way::Paste),
         };
-        let deep_link = loopback.is_none();
+        let paste = way == Way::Paste;
         let auth_url = self
             .inner
             .client
             .consent_url(&ConsentRequest {
-                callback_url: Some(&callback_url),
+                // Headless mode: no way back, and OpenRouter returns no
+                // `state` with the code it shows.
+                callback_url: (!paste).then_some(callback_url.as_str()),
                 code_challenge: pkce.challenge(),
-                state: Some(&state),
+                state: (!paste).then_some(&state),
                 key_label: options.key_label.as_deref(),
                 limit_usd: options.limit_usd,
             })
@@ -335,7 +353,7 @@ impl Connector {
                 expires_at_ms: now_ms().saturating_add(deadline.as_millis() as u64),
                 cancel: Some(cancel),
                 gate,
-                deep_link,
+                way,
             };
             self.inner.publish(&machine);
             machine.generation
@@ -407,7 +425,7 @@ impl Connector {
                 Phase::Awaiting {
                     gate,
                     callback_url,
-                    deep_link: true,
+                    way: Way::DeepLink,
                     ..
                 } => (gate.clone(), callback_url.clone()),
                 _ => {
@@ -427,6 +445,23 @@ impl Connector {
             }
             Err(error) => refuse(error),
         }
+    }
+
+    /// Hands the code the user pasted (headless mode) to the waiting paste
+    /// flow. Text that is not a code is refused and the flow keeps
+    /// waiting; a code OpenRouter does not accept ends it like any failed
+    /// exchange.
+    pub fn submit_code(&self, text: &str) -> Result<(), Error> {
+        let gate = match &self.inner.lock().phase {
+            Phase::Awaiting {
+                gate,
+                way: Way::Paste,
+                ..
+            } => gate.clone(),
+            _ => return Err(Error::NoFlow),
+        };
+        let code = parse_pasted_code(text)?;
+        gate.offer_pasted(code).map(|_| ())
     }
 
     /// Ends a waiting flow and returns once its listener is closed. The

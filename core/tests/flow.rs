@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use fake_openrouter::{Browser, Decision, Endpoint, Fault};
 use openrouter_connect_core::{
-    ConnectOptions, Error, FlowConfig, FlowState, KeyStore, MemoryStore, StoredKey,
+    ConnectOptions, Error, FlowConfig, FlowState, KeyStore, MemoryStore, StoredKey, WayBack,
 };
 
 #[tokio::test]
@@ -570,4 +570,61 @@ async fn every_exchange_fault_keeps_the_stored_key() {
     }
     fake.clear_fault(Endpoint::Exchange);
     assert_eq!(fake.issued_keys().len(), 1);
+}
+
+#[tokio::test]
+async fn a_pasted_code_connects_and_text_that_is_not_a_code_is_refused() {
+    let Setup {
+        fake,
+        store,
+        connector,
+    } = setup().await;
+    let status = connector
+        .connect(ConnectOptions {
+            way_back: WayBack::Paste,
+            ..ConnectOptions::default()
+        })
+        .await
+        .unwrap();
+    let url = auth_url(&status);
+    assert!(!url.contains("callback_url"), "{url}");
+    assert!(!url.contains("state="), "{url}");
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    let code = Browser::new().approve_headless(&url).await.unwrap();
+
+    for not_a_code in ["", "   ", "https://openrouter.ai/?code=abc", "two words"] {
+        let error = connector.submit_code(not_a_code).unwrap_err();
+        assert_eq!(error.code(), "pasted-code-invalid", "{not_a_code:?}");
+    }
+    assert!(matches!(
+        connector.status().state,
+        FlowState::AwaitingCallback { .. }
+    ));
+    assert_eq!(fake.exchange_count(), 0);
+
+    // What a copy from a web page brings along: white space around it.
+    connector.submit_code(&format!("  {code}\n")).unwrap();
+    let status = settled(&connector).await;
+    assert_eq!(status.state, FlowState::Connected);
+    let issued = fake.issued_keys();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(
+        store.load().unwrap().unwrap().key.expose_secret(),
+        issued[0].key
+    );
+    // A second paste finds no flow.
+    assert_eq!(connector.submit_code(&code).unwrap_err(), Error::NoFlow);
+}
+
+#[tokio::test]
+async fn a_pasted_code_needs_a_paste_flow() {
+    let Setup {
+        fake: _fake,
+        connector,
+        ..
+    } = setup().await;
+    assert_eq!(connector.submit_code("abc").unwrap_err(), Error::NoFlow);
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    assert_eq!(connector.submit_code("abc").unwrap_err(), Error::NoFlow);
+    connector.cancel().await.unwrap();
 }

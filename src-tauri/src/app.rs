@@ -34,6 +34,7 @@ pub fn run() {
             commands::cancel,
             commands::dismiss,
             commands::reload,
+            commands::submit_code,
             commands::open_again,
             commands::disconnect,
             commands::refresh_health,

@@ -30,6 +30,7 @@ pub async fn connect(
         CallbackMode::DeepLink => WayBack::DeepLink {
             callback_url: state.deep_link_callback.clone(),
         },
+        CallbackMode::Paste => WayBack::Paste,
     };
     state.update(&app, |facts| {
         facts.callback_mode = options.mode;
@@ -67,6 +68,15 @@ fn open_consent(app: &AppHandle, state: &AppState, flow: &FlowState) {
         let opened = browser::open(app, auth_url);
         state.update(app, |facts| facts.browser_error = opened.err());
     }
+}
+
+/// The code the user pasted from OpenRouter's page (paste mode). It is
+/// wiped from memory here once handed over.
+#[tauri::command]
+pub fn submit_code(state: State<'_, AppState>, code: String) -> Result<AppStatus, Error> {
+    let code = zeroize::Zeroizing::new(code);
+    state.connector.submit_code(&code)?;
+    Ok(state.snapshot())
 }
 
 /// Reads the stored connection again: the user unlocked the keychain

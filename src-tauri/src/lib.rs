@@ -6,6 +6,7 @@ mod app;
 mod browser;
 mod commands;
 mod deeplink;
+mod environment;
 pub mod keys;
 pub mod models;
 pub mod slots;

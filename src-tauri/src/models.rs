@@ -11,6 +11,8 @@ pub enum CallbackMode {
     #[default]
     Loopback,
     DeepLink,
+    /// The user pastes the code OpenRouter shows.
+    Paste,
 }
 
 /// Options from the panel for one Connect.
@@ -56,6 +58,9 @@ pub struct AppStatus {
     pub store_notice: Option<String>,
     pub default_label: String,
     pub callback_mode: CallbackMode,
+    /// Why pasting the code is the better way back here (WSL, SSH, a
+    /// sandbox), when it is.
+    pub paste_suggested: Option<&'static str>,
     pub forgotten: Option<KeyMeta>,
     pub app_version: &'static str,
 }

@@ -30,6 +30,7 @@ pub struct AppState {
     /// `<scheme>:/callback`, the deep-link way back.
     pub deep_link_callback: String,
     pub default_label: String,
+    pub paste_suggested: Option<&'static str>,
     facts: Mutex<PanelFacts>,
 }
 
@@ -48,6 +49,7 @@ impl AppState {
             connector,
             deep_link_callback,
             default_label,
+            paste_suggested: crate::environment::paste_reason(),
             facts: Mutex::new(PanelFacts {
                 health: None,
                 browser_error: None,
@@ -76,6 +78,7 @@ impl AppState {
             store_notice: facts.store_notice.clone(),
             default_label: self.default_label.clone(),
             callback_mode: facts.callback_mode,
+            paste_suggested: self.paste_suggested,
             forgotten: facts.forgotten.clone(),
             app_version: env!("CARGO_PKG_VERSION"),
         }

@@ -34,6 +34,8 @@ pub struct DesktopOptions {
     /// The command a deep link is handed to (`xdg-open`, `gio open`); the
     /// app binary itself when `None`, as a second launch.
     pub deep_link_handler: Option<String>,
+    /// More environment for the app, such as `SSH_CONNECTION`.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for DesktopOptions {
@@ -43,6 +45,7 @@ impl Default for DesktopOptions {
             keychain: true,
             app: None,
             deep_link_handler: None,
+            env: Vec::new(),
         }
     }
 }
@@ -199,6 +202,7 @@ impl Desktop {
                     .clone()
                     .unwrap_or_else(|| app.to_string_lossy().into_owned()),
             )
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info")
             .env("NO_AT_BRIDGE", "1")
             .env_remove("DBUS_SESSION_BUS_ADDRESS")

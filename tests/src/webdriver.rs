@@ -80,6 +80,14 @@ impl Session {
             .map_err(|e| e.to_string())
     }
 
+    /// Types `text` into the field with this `data-testid`, as a paste
+    /// would put it there.
+    pub async fn type_text(&self, test_id: &str, text: &str) -> Result<(), String> {
+        let field = self.find(test_id).await?;
+        field.clear().await.map_err(|e| e.to_string())?;
+        field.send_keys(text).await.map_err(|e| e.to_string())
+    }
+
     /// The rendered text of the element with this `data-testid`.
     pub async fn text(&self, test_id: &str) -> Result<String, String> {
         self.find(test_id)

@@ -5,7 +5,9 @@
 //! test can deliver it later or tampered), and follows the redirect back
 //! like a browser. A redirect
 //! to the app's scheme is handed to `FAKE_BROWSER_DEEP_LINK_HANDLER`, as
-//! a desktop would. Every URL it was given is appended to
+//! a desktop would. A consent URL without `callback_url` (headless mode)
+//! is approved and the code the page shows is logged, as `code <code>`,
+//! for the test to paste. Every URL it was given is appended to
 //! `FAKE_BROWSER_LOG`, when set, and so is every redirect, as
 //! `redirect <url>`.
 
@@ -28,6 +30,18 @@ async fn main() -> ExitCode {
         _ => Decision::Approve,
     };
     let browser = Browser::new();
+    if decision == Decision::Approve && !url.contains("callback_url=") {
+        return match browser.approve_headless(&url).await {
+            Ok(code) => {
+                log(&format!("code {code}"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("fake-browser: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let redirect = match browser.consent(&url, decision).await {
         Ok(redirect) => redirect,
         Err(e) => {

@@ -556,6 +556,77 @@ async fn the_installed_package_takes_its_deep_link_through_the_desktop() {
 }
 
 #[tokio::test]
+async fn over_ssh_the_panel_offers_the_pasted_code_and_it_connects() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start(
+        "paste",
+        DesktopOptions {
+            env: vec![(
+                "SSH_CONNECTION".to_owned(),
+                "192.0.2.1 50000 192.0.2.2 22".to_owned(),
+            )],
+            ..DesktopOptions::default()
+        },
+    )
+    .await;
+    let session = desktop.launch().await;
+    let note = session.text("paste-suggested").await.unwrap();
+    assert!(note.contains("SSH"), "{note}");
+    let chosen = session
+        .js("return document.querySelector('[data-testid=\"callback-mode\"] input:checked').value;")
+        .await
+        .unwrap();
+    assert_eq!(chosen, "paste");
+    shot(&session, "paste-suggested").await;
+
+    session.click("connect").await.unwrap();
+    session.wait_for_state("awaiting").await.unwrap();
+    let consent = std::fs::read_to_string(desktop.dir.join("browser.log")).unwrap();
+    assert!(!consent.contains("callback_url"), "{consent}");
+    let code = wait_for_pasted_code(&desktop).await;
+
+    // A link pasted by mistake is refused, and the flow still waits.
+    session
+        .type_text("code-input", "https://openrouter.ai/?code=abc")
+        .await
+        .unwrap();
+    session.click("submit-code").await.unwrap();
+    let said = wait_for_text(&session, "code-error", "link").await;
+    assert!(said.contains("paste it again"), "{said}");
+    assert_eq!(session.state().await.unwrap(), "awaiting");
+    shot(&session, "paste-awaiting").await;
+
+    session.type_text("code-input", &code).await.unwrap();
+    session.click("submit-code").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    let issued = desktop.fake.issued_keys();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(
+        session.text("masked-key").await.unwrap(),
+        masked(&issued[0].key)
+    );
+    let field = session
+        .js("return document.querySelector('[data-testid=\"code-input\"]').value;")
+        .await
+        .unwrap();
+    assert_eq!(field, "", "the code stays in the page");
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
+
+/// The code the scripted browser saw on OpenRouter's page (headless mode).
+async fn wait_for_pasted_code(desktop: &Desktop) -> String {
+    for _ in 0..100 {
+        let log = std::fs::read_to_string(desktop.dir.join("browser.log")).unwrap_or_default();
+        if let Some(code) = log.lines().find_map(|l| l.strip_prefix("code ")) {
+            return code.to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser saw no code");
+}
+
+#[tokio::test]
 async fn a_locked_keychain_is_said_and_the_store_left_as_it_is() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let desktop = Desktop::start("keychain-locked", DesktopOptions::default()).await;
