@@ -14,6 +14,8 @@ packages=(
     # the window, WebDriver, D-Bus and a Secret Service for the tests
     xvfb xauth webkit2gtk-driver dbus-x11 gnome-keyring libsecret-tools
     desktop-file-utils imagemagick libglib2.0-bin
+    # the relay page, in a real headless browser
+    chromium chromium-driver
     # the Windows compile check
     gcc-mingw-w64-x86-64
 )

@@ -85,6 +85,42 @@ impl ClientConfig {
 }
 
 /// Checks and normalizes a base URL.
+/// The address of a relay page the app's developer hosts (see `relay/` in
+/// the repository). OpenRouter then sends the browser there and shows
+/// that site's title on the consent page instead of `127.0.0.1:<port>`;
+/// the page forwards the answer to the app's loopback port.
+pub const RELAY_URL_ENV: &str = "OPENROUTER_CONNECT_RELAY_URL";
+
+/// The relay page from [`RELAY_URL_ENV`], if one is configured.
+pub fn relay_url_from_env() -> Result<Option<Url>, Error> {
+    match std::env::var(RELAY_URL_ENV) {
+        Ok(value) if !value.trim().is_empty() => parse_relay_url(value.trim()).map(Some),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::InvalidRelayUrl),
+    }
+}
+
+/// A relay page's address: https (plain http only on a loopback
+/// address, for a local test), no credentials, no fragment, and no `port`
+/// parameter of its own (the flow adds the one it listens on).
+pub fn parse_relay_url(input: &str) -> Result<Url, Error> {
+    let url = Url::parse(input).map_err(|_| Error::InvalidRelayUrl)?;
+    if url.cannot_be_a_base()
+        || url.host().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.fragment().is_some()
+        || url.query_pairs().any(|(name, _)| name == "port")
+    {
+        return Err(Error::InvalidRelayUrl);
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback_host(url.host()) => Ok(url),
+        _ => Err(Error::InvalidRelayUrl),
+    }
+}
+
 pub fn parse_base_url(input: &str) -> Result<Url, Error> {
     let mut url = Url::parse(input).map_err(|_| Error::InvalidBaseUrl)?;
     if url.cannot_be_a_base()
@@ -178,5 +214,27 @@ mod tests {
         assert!(config.is_default_base_url());
         let other = ClientConfig::with_base("http://127.0.0.1:1", Attribution::default()).unwrap();
         assert!(!other.is_default_base_url());
+    }
+
+    #[test]
+    fn a_relay_page_is_https_or_loopback_and_brings_no_port() {
+        for ok in [
+            "https://example.com/openrouter/relay/",
+            "https://example.com/relay/index.html?app=x",
+            "http://127.0.0.1:8080/relay/",
+        ] {
+            assert!(parse_relay_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://example.com/relay/",
+            "https://user:pw@example.com/relay/",
+            "https://example.com/relay/#x",
+            "https://example.com/relay/?port=1234",
+            "io.github.openrouterconnect:/callback",
+            "relay/index.html",
+            "",
+        ] {
+            assert_eq!(parse_relay_url(bad), Err(Error::InvalidRelayUrl), "{bad}");
+        }
     }
 }

@@ -51,6 +51,8 @@ pub enum Error {
     MalformedCallback(&'static str),
     #[error("That is not the code OpenRouter shows: {0}.")]
     PastedCodeInvalid(&'static str),
+    #[error("The relay page's address (OPENROUTER_CONNECT_RELAY_URL) must be an https URL.")]
+    InvalidRelayUrl,
     #[error("No connection attempt is waiting for an answer.")]
     NoFlow,
     #[error("No OpenRouter key is connected.")]
@@ -123,6 +125,7 @@ impl Error {
             Error::StateMismatch => "state-mismatch",
             Error::MalformedCallback(_) => "malformed-callback",
             Error::PastedCodeInvalid(_) => "pasted-code-invalid",
+            Error::InvalidRelayUrl => "invalid-relay-url",
             Error::NoFlow => "no-flow",
             Error::NotConnected => "not-connected",
             Error::InvalidOption(_) => "invalid-option",
@@ -169,6 +172,9 @@ impl Error {
             }
             Error::StateMismatch | Error::MalformedCallback(_) => {
                 "Finish signing in from the page this app opened, or click Connect to start again."
+            }
+            Error::InvalidRelayUrl => {
+                "Fix or unset OPENROUTER_CONNECT_RELAY_URL and start the app again."
             }
             Error::PastedCodeInvalid(_) => {
                 "Copy the whole code from OpenRouter's page and paste it again."

@@ -59,6 +59,11 @@ pub enum WayBack {
     /// URL (such as `com.example.app:/callback`), the system hands it to
     /// the app, and the app passes it to [`Connector::deliver_deep_link`].
     DeepLink { callback_url: String },
+    /// Loopback by way of a relay page on the app developer's https site
+    /// (`relay/` in the repository): the consent page shows that site's
+    /// title, and the page forwards the answer to the port the flow
+    /// listens on, which it learns from the `port` parameter added here.
+    Relay { relay_url: url::Url },
     /// OpenRouter's headless mode: no `callback_url`; OpenRouter shows the
     /// code and the user pastes it into the app, which passes it to
     /// [`Connector::submit_code`]. Works where neither loopback nor the
@@ -324,6 +329,14 @@ impl Connector {
                 let loopback = Loopback::bind(&self.inner.config.loopback, gate.clone()).await?;
                 let callback_url = loopback.callback_url();
                 (Some(loopback), callback_url, Way::Loopback)
+            }
+            WayBack::Relay { relay_url } => {
+                let loopback = Loopback::bind(&self.inner.config.loopback, gate.clone()).await?;
+                let mut callback_url = relay_url.clone();
+                callback_url
+                    .query_pairs_mut()
+                    .append_pair("port", &loopback.port().to_string());
+                (Some(loopback), callback_url.to_string(), Way::Loopback)
             }
             WayBack::DeepLink { callback_url } => (None, callback_url.clone(), Way::DeepLink),
             WayBack::Paste => (None, String::new(), Way::Paste),

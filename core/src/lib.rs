@@ -36,7 +36,7 @@ pub mod store;
 pub mod vault;
 
 pub use client::{ChatReply, ConsentRequest, ExchangedKey, KeyInfo, OpenRouterClient};
-pub use config::{Attribution, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL};
+pub use config::{Attribution, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, RELAY_URL_ENV};
 pub use error::{Error, ErrorView, NetworkCause};
 pub use flow::{
     ConnectOptions, Connector, DEFAULT_DEADLINE, FlowConfig, FlowState, Status, WayBack,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use openrouter_connect_core::config::relay_url_from_env;
 use openrouter_connect_core::{
     Attribution, ClientConfig, Connector, FlowConfig, FlowState, LoopbackConfig, OpenRouterClient,
 };
@@ -85,6 +86,13 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
         }
     };
     let client = OpenRouterClient::new(client_config)?;
+    let (relay_url, relay_problem) = match relay_url_from_env() {
+        Ok(relay) => (relay, None),
+        Err(error) => {
+            tracing::error!(code = error.code(), "OPENROUTER_CONNECT_RELAY_URL refused");
+            (None, Some(error))
+        }
+    };
 
     let storage = storage::open(app, &identifier, data_dir);
     tracing::info!(protection = storage.protection.level, "vault ready");
@@ -97,7 +105,7 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
         ..FlowConfig::default()
     };
     let connector = Connector::with_loaded(client, Arc::new(storage.vault), config, storage.loaded);
-    let store_notice = match config_problem {
+    let store_notice = match config_problem.or(relay_problem) {
         Some(error) => Some(format!("{error} {}", error.next_step())),
         None => storage.notice,
     };
@@ -107,6 +115,7 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
         format!("{identifier}:/callback"),
         format!("{PRODUCT} on {}", host_name()),
         store_notice,
+        relay_url,
     ))
 }
 

@@ -26,7 +26,12 @@ pub async fn connect(
     options: ConnectRequest,
 ) -> Result<AppStatus, Error> {
     let way_back = match options.mode {
-        CallbackMode::Loopback => WayBack::Loopback,
+        CallbackMode::Loopback => match &state.relay_url {
+            Some(relay_url) => WayBack::Relay {
+                relay_url: relay_url.clone(),
+            },
+            None => WayBack::Loopback,
+        },
         CallbackMode::DeepLink => WayBack::DeepLink {
             callback_url: state.deep_link_callback.clone(),
         },

@@ -31,6 +31,8 @@ pub struct AppState {
     pub deep_link_callback: String,
     pub default_label: String,
     pub paste_suggested: Option<&'static str>,
+    /// The relay page loopback flows go through, when one is configured.
+    pub relay_url: Option<url::Url>,
     facts: Mutex<PanelFacts>,
 }
 
@@ -41,6 +43,7 @@ impl AppState {
         deep_link_callback: String,
         default_label: String,
         store_notice: Option<String>,
+        relay_url: Option<url::Url>,
     ) -> Self {
         let config = connector.client().config();
         Self {
@@ -50,6 +53,7 @@ impl AppState {
             deep_link_callback,
             default_label,
             paste_suggested: crate::environment::paste_reason(),
+            relay_url,
             facts: Mutex::new(PanelFacts {
                 health: None,
                 browser_error: None,
