@@ -556,6 +556,63 @@ async fn the_installed_package_takes_its_deep_link_through_the_desktop() {
 }
 
 #[tokio::test]
+async fn key_health_warns_of_expiry_and_never_turns_a_refusal_into_a_zero_balance() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("health", DesktopOptions::default()).await;
+    let session = desktop.launch().await;
+    let key = connect_in_panel(&desktop, &session).await;
+    desktop.fake.set_key_usage(&key, 2.5);
+
+    // Expires in a little under three days: a warning.
+    let soon = session
+        .js("return new Date(Date.now() + 3 * 86400000 - 3600000).toISOString();")
+        .await
+        .unwrap();
+    desktop
+        .fake
+        .set_key_expires_at(&key, Some(soon.as_str().unwrap()));
+    session.click("refresh").await.unwrap();
+    wait_for_text(&session, "expiry", "in 3 days").await;
+    let level = session
+        .js("return document.querySelector('[data-testid=\"expiry\"]').dataset.level || '';")
+        .await
+        .unwrap();
+    assert_eq!(level, "warning");
+    wait_for_text(&session, "usage", "2.50 used").await;
+    shot(&session, "connected-expiring").await;
+
+    // OpenRouter refuses to say (403): never a balance of zero, and the
+    // last figures are not passed off as current.
+    desktop
+        .fake
+        .set_fault(Endpoint::KeyInfo, Fault::Status(403));
+    session.click("refresh").await.unwrap();
+    let usage = wait_for_text(&session, "usage", "Unknown right now").await;
+    assert!(!usage.contains("0.00"), "{usage}");
+    let alert = wait_for_text(&session, "health-alert", "Couldn't check this key").await;
+    assert!(!alert.contains("0.00"), "{alert}");
+
+    // No network: the key is kept, and the panel says so.
+    desktop.fake.set_fault(Endpoint::KeyInfo, Fault::Drop);
+    session.click("refresh").await.unwrap();
+    wait_for_text(&session, "health-alert", "your key is kept").await;
+    assert_eq!(session.state().await.unwrap(), "connected");
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    shot(&session, "connected-offline").await;
+
+    desktop.fake.clear_fault(Endpoint::KeyInfo);
+    session.click("refresh").await.unwrap();
+    wait_for_text(&session, "usage", "2.50 used").await;
+    let hidden = session
+        .js("return document.querySelector('[data-testid=\"health-alert\"]').hidden;")
+        .await
+        .unwrap();
+    assert_eq!(hidden, true);
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
+
+#[tokio::test]
 async fn over_ssh_the_panel_offers_the_pasted_code_and_it_connects() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let desktop = Desktop::start(
