@@ -54,6 +54,10 @@ function apply(next) {
   if (keyBefore !== keyAfter) local.test = null;
 
   prefillOptions(next);
+  // The loopback port could not be opened: pasting the code needs none.
+  if (after === 'failed' && next.error && next.error.code === 'listen-failed') {
+    for (const radio of el.modeRadios) radio.checked = radio.value === 'paste';
+  }
   render();
   updateTicker(after);
   if (before !== null && before !== after) moveFocus(after, before);

@@ -82,6 +82,8 @@ pub(crate) async fn exchange(
         },
         usage: 0.0,
         expires_at: None,
+        free_tier: false,
+        limit_reset: None,
     });
     drop(state);
 

@@ -231,6 +231,24 @@ impl FakeOpenRouter {
         assert!(found, "set_key_usage: this fake never issued that key");
     }
 
+    /// Sets what `/api/v1/key` says of `key`'s account and limit: a free
+    /// tier account, and when the limit resets (`daily`, `weekly`,
+    /// `monthly`, or `None`).
+    ///
+    /// # Panics
+    /// If this fake never issued `key`.
+    pub fn set_key_plan(&self, key: &str, free_tier: bool, limit_reset: Option<&str>) {
+        let found = match lock(&self.shared).key_mut(key) {
+            Some(entry) => {
+                entry.free_tier = free_tier;
+                entry.limit_reset = limit_reset.map(str::to_string);
+                true
+            }
+            None => false,
+        };
+        assert!(found, "set_key_plan: this fake never issued that key");
+    }
+
     /// Sets the `expires_at` `/api/v1/key` reports for `key` (an ISO 8601
     /// time, or `None` for a permanent key).
     ///

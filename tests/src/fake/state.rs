@@ -77,6 +77,9 @@ pub(crate) struct KeyEntry {
     pub(crate) record: KeyRecord,
     pub(crate) usage: f64,
     pub(crate) expires_at: Option<String>,
+    pub(crate) free_tier: bool,
+    /// `daily`, `weekly` or `monthly`; `None` for a limit that never resets.
+    pub(crate) limit_reset: Option<String>,
 }
 
 #[derive(Debug)]

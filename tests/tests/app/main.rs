@@ -560,8 +560,16 @@ async fn key_health_warns_of_expiry_and_never_turns_a_refusal_into_a_zero_balanc
     let _turn = ONE_AT_A_TIME.lock().await;
     let desktop = Desktop::start("health", DesktopOptions::default()).await;
     let session = desktop.launch().await;
+    session
+        .js(
+            "const i = document.querySelector('[data-testid=\"limit-input\"]'); i.value = '10';\
+             i.dispatchEvent(new Event('input', {bubbles: true})); return true;",
+        )
+        .await
+        .unwrap();
     let key = connect_in_panel(&desktop, &session).await;
     desktop.fake.set_key_usage(&key, 2.5);
+    desktop.fake.set_key_plan(&key, true, Some("monthly"));
 
     // Expires in a little under three days: a warning.
     let soon = session
@@ -579,6 +587,18 @@ async fn key_health_warns_of_expiry_and_never_turns_a_refusal_into_a_zero_balanc
         .unwrap();
     assert_eq!(level, "warning");
     wait_for_text(&session, "usage", "2.50 used").await;
+    let limit = session.text("limit").await.unwrap();
+    assert!(limit.contains("10.00 limit"), "{limit}");
+    assert!(limit.contains("7.50 left"), "{limit}");
+    assert!(limit.contains("resets monthly"), "{limit}");
+    let meter = session
+        .js("const m = document.querySelector('[data-testid=\"limit-meter\"]'); return [m.hidden, m.value, m.max];")
+        .await
+        .unwrap();
+    assert_eq!(meter, serde_json::json!([false, 2.5, 10]));
+    assert_eq!(session.text("free-tier").await.unwrap(), "Free tier");
+    let note = session.text("new-key-note").await.unwrap();
+    assert!(note.contains("stays active"), "{note}");
     shot(&session, "connected-expiring").await;
 
     // OpenRouter refuses to say (403): never a balance of zero, and the
