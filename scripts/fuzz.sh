@@ -4,6 +4,8 @@
 # repository; a crash leaves its input in fuzz/artifacts/<target>/, which
 # becomes a regression test.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+# loopback_request (arbitrary bytes to a waiting flow's real listener) is
+# stateful and not in the default list yet: see its file.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds="${1:-60}"
