@@ -18,12 +18,19 @@ impl Session {
             "tauri:options".to_owned(),
             json!({ "application": application }),
         );
-        let client = ClientBuilder::native()
-            .capabilities(capabilities)
-            .connect(driver)
-            .await
-            .map_err(|e| format!("no WebDriver session at {driver}: {e}"))?;
-        Ok(Session { client })
+        // WebKitWebDriver now and then never answers a new session on a
+        // busy machine: bounded, and tried again once.
+        let mut last = String::new();
+        for _ in 0..2 {
+            let mut builder = ClientBuilder::native();
+            builder.capabilities(capabilities.clone());
+            match tokio::time::timeout(Duration::from_secs(60), builder.connect(driver)).await {
+                Ok(Ok(client)) => return Ok(Session { client }),
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = "no answer in 60 s".to_owned(),
+            }
+        }
+        Err(format!("no WebDriver session at {driver}: {last}"))
     }
 
     /// Runs a script in the page and returns its value.

@@ -6,6 +6,7 @@
 #![cfg(target_os = "linux")]
 
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -89,10 +90,12 @@ impl Chromium {
             .local_addr()
             .unwrap()
             .port();
+        // A process group of its own, so that Chromium goes with it.
         let mut driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("chromedriver runs (make test installs chromium-driver)");
         let profile = std::env::temp_dir().join(format!("openrouter-connect-relay-{port}"));
@@ -120,7 +123,7 @@ impl Chromium {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let _ = driver.kill();
+        fake_openrouter::desktop::kill_group(driver.id());
         let _ = driver.wait();
         panic!("no chromedriver session");
     }
@@ -144,7 +147,7 @@ impl Chromium {
 
 impl Drop for Chromium {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        fake_openrouter::desktop::kill_group(self.driver.id());
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
