@@ -4,15 +4,13 @@
 # repository; a crash leaves its input in fuzz/artifacts/<target>/, which
 # becomes a regression test.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
-# loopback_request (arbitrary bytes to a waiting flow's real listener) is
-# stateful and not in the default list yet: see its file.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-    targets=(callback_query deep_link exchange_answer key_info_answer)
+    targets=(callback_query deep_link exchange_answer key_info_answer loopback_request)
 fi
 # cargo-fuzz needs nightly-only compiler flags (sanitizers); this lets the
 # stable toolchain accept them.

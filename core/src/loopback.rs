@@ -238,6 +238,10 @@ impl Server {
         };
         let _ = http1::Builder::new()
             .timer(TokioTimer::new())
+            // A client that closes its sending side after the request
+            // still gets its answer; by default hyper drops such a
+            // connection when it reads the end first.
+            .half_close(true)
             .max_buf_size(self.config.max_request_bytes.max(8192))
             .keep_alive(false)
             .serve_connection(TokioIo::new(io), service)

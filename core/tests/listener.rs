@@ -183,3 +183,41 @@ async fn the_listener_binds_loopback_only() {
     }
     connector.cancel().await.unwrap();
 }
+
+/// A client that closes its sending side right after its request (as
+/// some tools and proxies do) gets its answer. The `loopback_request`
+/// fuzz target found that hyper's default drops such a connection when it
+/// reads the end before the answer is written; that timing shows under the
+/// fuzzer's sanitizers, and this test checks the behaviour without
+/// reproducing the timing reliably.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_half_closes_still_gets_its_answer() {
+    let Setup {
+        fake: _fake,
+        connector,
+        ..
+    } = setup().await;
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let FlowState::AwaitingCallback { callback_url, .. } = status.state else {
+        panic!("no flow");
+    };
+    let port = url::Url::parse(&callback_url).unwrap().port().unwrap();
+    let unanswered = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let request = format!("GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+        (0..300)
+            .filter(|_| {
+                let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                stream.write_all(request.as_bytes()).unwrap();
+                stream.shutdown(std::net::Shutdown::Write).unwrap();
+                let mut answer = Vec::new();
+                let _ = stream.read_to_end(&mut answer);
+                !answer.starts_with(b"HTTP/1.1 404")
+            })
+            .count()
+    })
+    .await
+    .unwrap();
+    assert_eq!(unanswered, 0, "of 300 half-closed requests");
+    connector.cancel().await.unwrap();
+}
