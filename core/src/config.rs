@@ -84,7 +84,6 @@ impl ClientConfig {
     }
 }
 
-/// Checks and normalizes a base URL.
 /// The address of a relay page the app's developer hosts (see `relay/` in
 /// the repository). OpenRouter then sends the browser there and shows
 /// that site's title on the consent page instead of `127.0.0.1:<port>`;
@@ -105,13 +104,7 @@ pub fn relay_url_from_env() -> Result<Option<Url>, Error> {
 /// parameter of its own (the flow adds the one it listens on).
 pub fn parse_relay_url(input: &str) -> Result<Url, Error> {
     let url = Url::parse(input).map_err(|_| Error::InvalidRelayUrl)?;
-    if url.cannot_be_a_base()
-        || url.host().is_none()
-        || !url.username().is_empty()
-        || url.password().is_some()
-        || url.fragment().is_some()
-        || url.query_pairs().any(|(name, _)| name == "port")
-    {
+    if !is_plain_web_address(&url) || url.query_pairs().any(|(name, _)| name == "port") {
         return Err(Error::InvalidRelayUrl);
     }
     match url.scheme() {
@@ -121,15 +114,20 @@ pub fn parse_relay_url(input: &str) -> Result<Url, Error> {
     }
 }
 
+/// A host to talk to, and nothing that would carry secrets or be dropped
+/// on the way: no credentials, no fragment.
+fn is_plain_web_address(url: &Url) -> bool {
+    !url.cannot_be_a_base()
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.fragment().is_none()
+}
+
+/// Checks and normalizes a base URL.
 pub fn parse_base_url(input: &str) -> Result<Url, Error> {
     let mut url = Url::parse(input).map_err(|_| Error::InvalidBaseUrl)?;
-    if url.cannot_be_a_base()
-        || url.host().is_none()
-        || !url.username().is_empty()
-        || url.password().is_some()
-        || url.query().is_some()
-        || url.fragment().is_some()
-    {
+    if !is_plain_web_address(&url) || url.query().is_some() {
         return Err(Error::InvalidBaseUrl);
     }
     match url.scheme() {

@@ -295,18 +295,6 @@ impl Connector {
             }
         }
         options.validate()?;
-        let store = self.inner.store.clone();
-        if let Err(error) = blocking(move || store.check_writable()).await {
-            tracing::warn!(
-                code = error.code(),
-                "the store can't take a key; no flow started"
-            );
-            let mut machine = self.inner.lock();
-            machine.generation += 1;
-            machine.phase = Phase::Failed(error.clone());
-            self.inner.publish(&machine);
-            return Err(error);
-        }
         match self.start(options).await {
             Ok(status) => Ok(status),
             Err(error) => {
@@ -320,6 +308,14 @@ impl Connector {
     }
 
     async fn start(&self, options: ConnectOptions) -> Result<Status, Error> {
+        let store = self.inner.store.clone();
+        if let Err(error) = blocking(move || store.check_writable()).await {
+            tracing::warn!(
+                code = error.code(),
+                "the store can't take a key; no flow started"
+            );
+            return Err(error);
+        }
         let pkce = Pkce::generate()?;
         let state = generate_state()?;
         let (gate, arrival) = Gate::new(state.clone());

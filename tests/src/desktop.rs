@@ -71,7 +71,8 @@ pub fn binaries() -> PathBuf {
         .to_path_buf()
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on now, on loopback.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

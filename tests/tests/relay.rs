@@ -85,11 +85,7 @@ struct Chromium {
 
 impl Chromium {
     async fn start() -> Chromium {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = fake_openrouter::desktop::free_port();
         // A process group of its own, so that Chromium goes with it.
         let mut driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
