@@ -30,10 +30,7 @@ async fn a_deep_link_with_the_right_state_connects() {
         panic!("not waiting");
     };
     assert_eq!(callback_url, CALLBACK);
-    let redirect = Browser::new()
-        .consent(&auth_url(&status), Decision::Approve)
-        .await
-        .unwrap();
+    let redirect = approved_redirect(&status).await;
     assert!(redirect.starts_with(CALLBACK), "{redirect}");
 
     connector.deliver_deep_link(&redirect).unwrap();
@@ -60,10 +57,7 @@ async fn hostile_deep_links_are_refused_and_the_flow_keeps_waiting() {
         Err(Error::NoFlow)
     );
     let status = connector.connect(deep_link()).await.unwrap();
-    let redirect = Browser::new()
-        .consent(&auth_url(&status), Decision::Approve)
-        .await
-        .unwrap();
+    let redirect = approved_redirect(&status).await;
     let query = redirect.split_once('?').unwrap().1.to_owned();
 
     let hostile = [

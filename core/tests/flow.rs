@@ -184,10 +184,7 @@ async fn cancel_returns_to_disconnected_and_closes_the_port() {
     } = setup().await;
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
     let port = callback_port(&status);
-    let redirect = Browser::new()
-        .consent(&auth_url(&status), Decision::Approve)
-        .await
-        .unwrap();
+    let redirect = approved_redirect(&status).await;
 
     connector.cancel().await.unwrap();
     assert_eq!(connector.status().state, FlowState::Disconnected);
@@ -305,10 +302,7 @@ async fn openrouter_down_during_the_exchange_keeps_the_old_key() {
         .key
         .expect("connected");
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let redirect = Browser::new()
-        .consent(&auth_url(&status), Decision::Approve)
-        .await
-        .unwrap();
+    let redirect = approved_redirect(&status).await;
     drop(fake);
 
     let page = Browser::new().visit(&redirect).await.unwrap();

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use fake_openrouter::{Browser, Decision};
+use fake_openrouter::Browser;
 use openrouter_connect_core::{ConnectOptions, FlowConfig, FlowState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -38,10 +38,7 @@ async fn stray_requests_get_4xx_and_leave_the_flow_waiting() {
     } = setup_with(config).await;
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
     let port = callback_port(&status);
-    let redirect = Browser::new()
-        .consent(&auth_url(&status), Decision::Approve)
-        .await
-        .unwrap();
+    let redirect = approved_redirect(&status).await;
     let code = query_value(&redirect, "code");
     let state = query_value(&redirect, "state");
 
@@ -198,10 +195,7 @@ async fn a_client_that_half_closes_still_gets_its_answer() {
         ..
     } = setup().await;
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let FlowState::AwaitingCallback { callback_url, .. } = status.state else {
-        panic!("no flow");
-    };
-    let port = url::Url::parse(&callback_url).unwrap().port().unwrap();
+    let port = callback_port(&status);
     let unanswered = tokio::task::spawn_blocking(move || {
         use std::io::{Read, Write};
         let request = format!("GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");

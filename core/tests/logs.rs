@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use fake_openrouter::{Browser, Decision, Endpoint, Fault};
+use fake_openrouter::{Browser, Endpoint, Fault};
 use openrouter_connect_core::{ConnectOptions, FlowState, KeyStore};
 
 #[derive(Clone, Default)]
@@ -44,10 +44,7 @@ async fn no_secret_reaches_the_log() {
     // A flow whose exchange fails.
     fake.set_fault(Endpoint::Exchange, Fault::Status(500));
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let redirect = Browser::new()
-        .consent(&auth_url(&status), Decision::Approve)
-        .await
-        .unwrap();
+    let redirect = approved_redirect(&status).await;
     secrets.push(query_value(&redirect, "code"));
     secrets.push(query_value(&redirect, "state"));
     let port = callback_port(&status);
@@ -62,10 +59,7 @@ async fn no_secret_reaches_the_log() {
     // A flow that connects.
     fake.clear_fault(Endpoint::Exchange);
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let redirect = Browser::new()
-        .consent(&auth_url(&status), Decision::Approve)
-        .await
-        .unwrap();
+    let redirect = approved_redirect(&status).await;
     secrets.push(query_value(&redirect, "code"));
     secrets.push(query_value(&redirect, "state"));
     Browser::new().visit(&redirect).await.unwrap();

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
-use fake_openrouter::{Browser, Decision};
+use fake_openrouter::Browser;
 use openrouter_connect_core::{ConnectOptions, FlowConfig, FlowState, KeyStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -117,10 +117,7 @@ async fn a_flood_of_wrong_requests_leaves_the_flow_able_to_connect() {
     } = setup_with(config).await;
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
     let port = callback_port(&status);
-    let redirect = Browser::new()
-        .consent(&auth_url(&status), Decision::Approve)
-        .await
-        .unwrap();
+    let redirect = approved_redirect(&status).await;
     let code = query_value(&redirect, "code");
     let memory_before = resident_kib();
 

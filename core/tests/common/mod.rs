@@ -103,6 +103,15 @@ pub async fn settled(connector: &Connector) -> Status {
         .clone()
 }
 
+/// Approves the flow's consent page and returns the way back (the
+/// callback with `code` and `state`), without going there.
+pub async fn approved_redirect(status: &Status) -> String {
+    fake_openrouter::Browser::new()
+        .consent(&auth_url(status), fake_openrouter::Decision::Approve)
+        .await
+        .unwrap()
+}
+
 /// Runs a whole flow that the user approves, and returns its end.
 pub async fn connect_and_approve(connector: &Connector) -> Status {
     let status = connector
