@@ -8,28 +8,40 @@ use std::process::ExitCode;
 use fake_openrouter::FakeOpenRouter;
 
 const USAGE: &str = "\
-Usage: fake-openrouter [--port N]
+Usage: fake-openrouter [--port N] [--echo-state]
 
 Serves a strict fake of OpenRouter's connect flow on 127.0.0.1.
 Prints its base URL (http://127.0.0.1:PORT) on stdout, then serves until
 interrupted (Ctrl-C or SIGTERM).
 
+By default the consent page redirects back as OpenRouter documents: it adds
+code (or error) to the callback URL, and never a state.
+
 Options:
-  --port N    port to listen on; 0 (the default) picks a free one
-  -h, --help  show this help
+  --port N      port to listen on; 0 (the default) picks a free one
+  --echo-state  every redirect also carries a state: the one /auth got,
+                or a made-up one. Undocumented; some clients assume it, and
+                a client must work either way
+  -h, --help    show this help
 ";
 
+#[derive(Debug, PartialEq, Eq)]
 enum Command {
-    Serve { port: u16 },
+    Serve { port: u16, echo_state: bool },
     Help,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut port = 0;
+    let mut echo_state = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let value = match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
+            "--echo-state" => {
+                echo_state = true;
+                continue;
+            }
             "--port" => args.next().ok_or("--port needs a value")?,
             other => match other.strip_prefix("--port=") {
                 Some(value) => value.to_string(),
@@ -40,13 +52,13 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
             .parse()
             .map_err(|_| format!("invalid port: {value}"))?;
     }
-    Ok(Command::Serve { port })
+    Ok(Command::Serve { port, echo_state })
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let port = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Serve { port }) => port,
+    let (port, echo_state) = match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Serve { port, echo_state }) => (port, echo_state),
         Ok(Command::Help) => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -63,6 +75,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    fake.set_echo_state(echo_state);
     let shutdown = Shutdown::install();
     let mut stdout = std::io::stdout().lock();
     if writeln!(stdout, "{}", fake.url())
@@ -112,5 +125,51 @@ impl Shutdown {
             return;
         }
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        parse_args(args.iter().map(|arg| arg.to_string()))
+    }
+
+    #[test]
+    fn defaults_are_a_free_port_and_no_echoed_state() {
+        assert_eq!(
+            parse(&[]),
+            Ok(Command::Serve {
+                port: 0,
+                echo_state: false
+            })
+        );
+    }
+
+    #[test]
+    fn echo_state_is_a_flag_in_any_position() {
+        let expected = Ok(Command::Serve {
+            port: 8787,
+            echo_state: true,
+        });
+        assert_eq!(parse(&["--echo-state", "--port", "8787"]), expected);
+        assert_eq!(parse(&["--port=8787", "--echo-state"]), expected);
+        assert_eq!(
+            parse(&["--echo-state"]),
+            Ok(Command::Serve {
+                port: 0,
+                echo_state: true
+            })
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        assert!(parse(&["--echo-state=yes"]).is_err());
+        assert!(parse(&["--port"]).is_err());
+        assert!(parse(&["--port", "seventy"]).is_err());
+        assert!(parse(&["--port", "70000"]).is_err());
+        assert_eq!(parse(&["--echo-state", "-h"]), Ok(Command::Help));
     }
 }

@@ -4,6 +4,19 @@
 //! a bad callback gets an error page, never a redirect, so the fake can't be
 //! used as an open redirector (RFC 9700) and a client learns about its bad
 //! request at once.
+//!
+//! The redirect back follows what OpenRouter documents (PROTOCOL.md,
+//! section 2): `code` on approval, or `error=access_denied` and an
+//! `error_description` on denial, appended to `callback_url` after the query
+//! it already has, and nothing else. A `state` sent to `/auth` is accepted
+//! (a real service ignores parameters it doesn't know) but not returned.
+//!
+//! Some clients assume OpenRouter echoes `state`. Whether it does is unknown,
+//! so a client must work either way; [`FakeOpenRouter::set_echo_state`]
+//! switches on that other behaviour: every redirect then ends with a `state`,
+//! the one `/auth` received or, when it received none, a made-up one.
+//!
+//! [`FakeOpenRouter::set_echo_state`]: super::FakeOpenRouter::set_echo_state
 
 use std::net::Ipv6Addr;
 
@@ -80,9 +93,10 @@ pub(crate) async fn decide(
     let Some(pending) = form.get("request").and_then(|id| state.pending.remove(id)) else {
         return bad_request_page("Unknown or already answered consent request");
     };
+    let echoed = echoed_state(state.echo_state, &pending);
     if !approve {
         drop(state);
-        return denied(&pending);
+        return denied(&pending, echoed.as_deref());
     }
     let code = random::token();
     let issued = IssuedCode {
@@ -95,17 +109,7 @@ pub(crate) async fn decide(
     state.codes.insert(code.clone(), issued);
     drop(state);
     match &pending.callback {
-        Some(callback) => {
-            let mut target = callback.clone();
-            {
-                let mut query = target.query_pairs_mut();
-                query.append_pair("code", &code);
-                if let Some(value) = &pending.state {
-                    query.append_pair("state", value);
-                }
-            }
-            redirect(&target)
-        }
+        Some(callback) => redirect_back(callback, &[("code", &code)], echoed.as_deref()),
         None => html_page(
             StatusCode::OK,
             "Your authorization code",
@@ -118,23 +122,47 @@ pub(crate) async fn decide(
     }
 }
 
-fn denied(pending: &PendingConsent) -> Response {
+/// The `state` the redirect carries: none in the documented mode, even if
+/// `/auth` got one; in echo mode the one `/auth` got, or else a made-up one,
+/// so a client that sends none still meets an answer that carries one.
+fn echoed_state(echo: bool, pending: &PendingConsent) -> Option<String> {
+    if !echo {
+        return None;
+    }
+    Some(pending.state.clone().unwrap_or_else(random::token))
+}
+
+fn denied(pending: &PendingConsent, echoed: Option<&str>) -> Response {
     match &pending.callback {
-        // No state on a denial (PROTOCOL.md, section 1), and no code.
-        Some(callback) => {
-            let mut target = callback.clone();
-            target
-                .query_pairs_mut()
-                .append_pair("error", "access_denied")
-                .append_pair("error_description", "The user denied access");
-            redirect(&target)
-        }
+        // An error and no code, as OpenRouter does.
+        Some(callback) => redirect_back(
+            callback,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The user denied access"),
+            ],
+            echoed,
+        ),
         None => html_page(
             StatusCode::OK,
             "You denied access",
             "<p>You denied access. No key was created; you can close this page.</p>",
         ),
     }
+}
+
+/// Redirects to `callback` with `answer` appended after the query it already
+/// has (working clients rely on it being kept), then `state` in echo mode.
+fn redirect_back(callback: &Url, answer: &[(&str, &str)], echoed: Option<&str>) -> Response {
+    let mut target = callback.clone();
+    {
+        let mut query = target.query_pairs_mut();
+        query.extend_pairs(answer);
+        if let Some(value) = echoed {
+            query.append_pair("state", value);
+        }
+    }
+    redirect(&target)
 }
 
 fn redirect(target: &Url) -> Response {
@@ -191,6 +219,7 @@ fn parse_auth_request(query: &str) -> Result<PendingConsent, String> {
     Ok(PendingConsent {
         callback,
         challenge,
+        // Undocumented, so accepted silently; kept for the opt-in echo mode.
         state: params.get("state").cloned(),
         label,
         limit,
@@ -322,6 +351,26 @@ mod tests {
         ] {
             assert!(parse_callback(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn state_is_echoed_only_in_echo_mode() {
+        let pending = |state: Option<&str>| PendingConsent {
+            callback: None,
+            challenge: None,
+            state: state.map(str::to_string),
+            label: DEFAULT_KEY_LABEL.to_string(),
+            limit: None,
+        };
+        assert_eq!(echoed_state(false, &pending(Some("st"))), None);
+        assert_eq!(echoed_state(false, &pending(None)), None);
+        assert_eq!(
+            echoed_state(true, &pending(Some("st"))).as_deref(),
+            Some("st")
+        );
+        let made_up = echoed_state(true, &pending(None)).unwrap();
+        assert!(made_up.len() >= 32, "{made_up}");
+        assert_ne!(echoed_state(true, &pending(None)), Some(made_up));
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! A strict stand-in for OpenRouter's connect flow and the few API calls a
 //! connected app makes (PROTOCOL.md). It refuses what OpenRouter refuses, so
 //! a client that passes against it has not been let off lightly.
+//!
+//! By default it does what OpenRouter documents: the consent page's redirect
+//! adds `code` (or `error`) to the callback and no `state`. Because OpenRouter
+//! documents no `state` at all, whether the real service echoes one is
+//! unknown; [`FakeOpenRouter::set_echo_state`] opts into the behaviour some
+//! clients assume, so a client can be tested against both.
 
 mod api;
 mod consent;
@@ -160,6 +166,20 @@ impl FakeOpenRouter {
     /// Moves the clock that code expiry (10 minutes) is measured on.
     pub fn advance_clock(&self, by: Duration) {
         lock(&self.shared).advance_clock(by);
+    }
+
+    /// Whether the consent page's redirects carry a `state`.
+    ///
+    /// Off (the default) is what OpenRouter documents: the redirect adds
+    /// `code`, or `error` on a denial, to the callback and nothing else, even
+    /// when `/auth` was sent a `state`. On is what some clients assume: every
+    /// redirect, approval or denial, also ends with `state`, the value `/auth`
+    /// received or, when it received none, a made-up one. OpenRouter documents
+    /// no `state` (PROTOCOL.md, sections 1 and 2), so a client must work
+    /// against both, including one that sends no `state` and gets one back.
+    /// Applies to every consent answered from now on.
+    pub fn set_echo_state(&self, on: bool) {
+        lock(&self.shared).echo_state = on;
     }
 
     /// Makes every later request to `endpoint` misbehave, until cleared.

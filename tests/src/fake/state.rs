@@ -56,6 +56,9 @@ pub(crate) struct PendingConsent {
     /// `None` is headless mode: the code is shown instead of redirected.
     pub(crate) callback: Option<Url>,
     pub(crate) challenge: Option<(String, ChallengeMethod)>,
+    /// The `state` `/auth` received. OpenRouter documents none and the
+    /// documented mode drops it; only the opt-in echo mode sends it back
+    /// (`State::echo_state`).
     pub(crate) state: Option<String>,
     pub(crate) label: String,
     pub(crate) limit: Option<f64>,
@@ -101,6 +104,12 @@ pub(crate) struct State {
     /// Titles learned from attribution headers, by the referer's host, which
     /// is how a public https callback gets a name on the consent page.
     pub(crate) titles: HashMap<String, String>,
+    /// Off: the documented behaviour, redirects add `code` or `error` and
+    /// never a `state`. On: every redirect also carries a `state`, the one
+    /// `/auth` received or a made-up one, as some clients assume OpenRouter
+    /// behaves. OpenRouter documents no `state`, so clients are tested
+    /// against both (PROTOCOL.md, sections 1 and 2).
+    pub(crate) echo_state: bool,
 }
 
 impl State {
@@ -116,6 +125,7 @@ impl State {
             exchange_count: 0,
             verifiers: Vec::new(),
             titles: HashMap::new(),
+            echo_state: false,
         }
     }
 

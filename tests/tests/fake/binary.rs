@@ -1,13 +1,16 @@
 //! The `fake-openrouter` sandbox binary.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
-use crate::common::client;
+use fake_openrouter::{Browser, Decision};
 
-#[tokio::test]
-async fn prints_its_url_and_serves_until_killed() {
+use crate::common::{client, query_names, s256, verifier};
+
+/// Starts the binary with `args` and returns it with the URL it printed.
+fn spawn(args: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fake-openrouter"))
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -16,7 +19,12 @@ async fn prints_its_url_and_serves_until_killed() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let url = line.trim_end().to_string();
+    (child, line.trim_end().to_string())
+}
+
+#[tokio::test]
+async fn prints_its_url_and_serves_until_killed() {
+    let (mut child, url) = spawn(&[]);
     let result = async {
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
         let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
@@ -32,6 +40,28 @@ async fn prints_its_url_and_serves_until_killed() {
     assert_eq!(result.unwrap(), 200);
 }
 
+/// Approves a consent with no `state` on the binary's server and returns
+/// the names of the redirect's query parameters.
+async fn redirect_names(args: &[&str]) -> Vec<String> {
+    let (mut child, url) = spawn(args);
+    let mut auth = url::Url::parse(&format!("{url}/auth")).unwrap();
+    auth.query_pairs_mut()
+        .append_pair("callback_url", "http://127.0.0.1:9/cb")
+        .append_pair("code_challenge", &s256(&verifier()))
+        .append_pair("code_challenge_method", "S256");
+    let redirect = Browser::new()
+        .consent(auth.as_str(), Decision::Approve)
+        .await;
+    stop(&mut child);
+    query_names(&redirect.unwrap())
+}
+
+#[tokio::test]
+async fn echo_state_flag_switches_on_the_echo() {
+    assert_eq!(redirect_names(&[]).await, ["code"]);
+    assert_eq!(redirect_names(&["--echo-state"]).await, ["code", "state"]);
+}
+
 #[test]
 fn help_and_bad_arguments() {
     let help = Command::new(env!("CARGO_BIN_EXE_fake-openrouter"))
@@ -39,7 +69,9 @@ fn help_and_bad_arguments() {
         .output()
         .unwrap();
     assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--port"));
+    let usage = String::from_utf8_lossy(&help.stdout);
+    assert!(usage.contains("--port"), "{usage}");
+    assert!(usage.contains("--echo-state"), "{usage}");
 
     let bad = Command::new(env!("CARGO_BIN_EXE_fake-openrouter"))
         .args(["--port", "seventy"])
@@ -51,7 +83,7 @@ fn help_and_bad_arguments() {
 
 /// SIGTERM where there is one, to check the clean exit it promises.
 #[cfg(unix)]
-fn stop(child: &mut std::process::Child) {
+fn stop(child: &mut Child) {
     let sent = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -63,7 +95,7 @@ fn stop(child: &mut std::process::Child) {
 }
 
 #[cfg(not(unix))]
-fn stop(child: &mut std::process::Child) {
+fn stop(child: &mut Child) {
     child.kill().unwrap();
     child.wait().unwrap();
 }

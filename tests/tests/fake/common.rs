@@ -27,7 +27,8 @@ pub fn auth_url(fake: &FakeOpenRouter, params: &[(&str, &str)]) -> String {
     url.to_string()
 }
 
-/// The usual app request: loopback callback, S256 challenge, state.
+/// The usual app request: loopback callback, S256 challenge, and a `state`,
+/// which the fake returns only in its opt-in echo mode.
 pub fn loopback_auth_url(fake: &FakeOpenRouter, verifier: &str, state: &str) -> String {
     auth_url(
         fake,
@@ -50,6 +51,15 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
     let first = values.next();
     assert!(values.next().is_none(), "{name} appears twice");
     first
+}
+
+/// The names of `url`'s query parameters, in order.
+pub fn query_names(url: &str) -> Vec<String> {
+    Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .map(|(name, _)| name.into_owned())
+        .collect()
 }
 
 pub fn client() -> reqwest::Client {

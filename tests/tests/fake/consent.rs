@@ -1,44 +1,53 @@
 //! The consent page and the redirect back to the app.
 
 use fake_openrouter::{Browser, Decision, FakeOpenRouter};
-use url::Url;
 
-use crate::common::{auth_url, client, loopback_auth_url, query_param, s256, verifier};
+use crate::common::{
+    auth_url, client, loopback_auth_url, query_names, query_param, s256, verifier,
+};
 
 async fn get_status_and_body(url: &str) -> (u16, String) {
     let response = client().get(url).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-#[tokio::test]
-async fn approve_appends_code_and_state_after_existing_query() {
-    let fake = FakeOpenRouter::start().await;
-    let verifier = verifier();
-    let url = auth_url(
-        &fake,
-        &[
-            ("callback_url", "http://127.0.0.1:9/cb?x=1"),
-            ("code_challenge", &s256(&verifier)),
-            ("code_challenge_method", "S256"),
-            ("state", "s t&=ate"),
-        ],
-    );
-    let redirect = Browser::new()
-        .consent(&url, Decision::Approve)
+/// A callback with a query of its own, which the redirect must keep first.
+const CALLBACK: &str = "http://127.0.0.1:9/cb?x=1";
+
+/// A `state` that only survives the round trip if it is encoded properly.
+const ODD_STATE: &str = "s t&=ate";
+
+/// Answers the consent page for `CALLBACK` with an S256 challenge, sending
+/// `state` to `/auth` when given, and returns where the fake redirects to.
+async fn redirect_for(fake: &FakeOpenRouter, state: Option<&str>, decision: Decision) -> String {
+    let challenge = s256(&verifier());
+    let mut params = vec![
+        ("callback_url", CALLBACK),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    if let Some(state) = state {
+        params.push(("state", state));
+    }
+    Browser::new()
+        .consent(&auth_url(fake, &params), decision)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn approve_appends_only_code_after_existing_query() {
+    let fake = FakeOpenRouter::start().await;
+    // A state sent to /auth is accepted, but OpenRouter documents none back.
+    let redirect = redirect_for(&fake, Some(ODD_STATE), Decision::Approve).await;
     assert!(
         redirect.starts_with("http://127.0.0.1:9/cb?x=1&code="),
         "{redirect}"
     );
-    let parsed = Url::parse(&redirect).unwrap();
-    let names: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
-    assert_eq!(names, ["x", "code", "state"]);
+    assert_eq!(query_names(&redirect), ["x", "code"]);
     assert_eq!(query_param(&redirect, "x").as_deref(), Some("1"));
-    assert_eq!(query_param(&redirect, "state").as_deref(), Some("s t&=ate"));
     let code = query_param(&redirect, "code").unwrap();
     assert!(code.len() >= 32, "{code}");
-    assert!(query_param(&redirect, "error").is_none());
 }
 
 #[tokio::test]
@@ -56,23 +65,104 @@ async fn no_state_requested_means_none_returned() {
         .consent(&url, Decision::Approve)
         .await
         .unwrap();
-    assert!(query_param(&redirect, "code").is_some());
-    assert!(query_param(&redirect, "state").is_none());
+    assert!(
+        redirect.starts_with("http://localhost:5000/cb?code="),
+        "{redirect}"
+    );
+    assert_eq!(query_names(&redirect), ["code"]);
 }
 
 #[tokio::test]
-async fn deny_sends_error_without_state_or_code() {
+async fn deny_appends_only_the_error_after_existing_query() {
     let fake = FakeOpenRouter::start().await;
-    let url = loopback_auth_url(&fake, &verifier(), "st");
-    let redirect = Browser::new().consent(&url, Decision::Deny).await.unwrap();
-    assert!(redirect.starts_with("http://127.0.0.1:9/cb?"), "{redirect}");
+    let redirect = redirect_for(&fake, Some(ODD_STATE), Decision::Deny).await;
+    assert!(
+        redirect.starts_with("http://127.0.0.1:9/cb?x=1&error=access_denied&"),
+        "{redirect}"
+    );
+    assert_eq!(query_names(&redirect), ["x", "error", "error_description"]);
     assert_eq!(
         query_param(&redirect, "error").as_deref(),
         Some("access_denied")
     );
-    assert!(query_param(&redirect, "error_description").is_some());
-    assert!(query_param(&redirect, "state").is_none());
-    assert!(query_param(&redirect, "code").is_none());
+    assert!(
+        !query_param(&redirect, "error_description")
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn echo_mode_appends_the_sent_state_after_the_code() {
+    let fake = FakeOpenRouter::start().await;
+    fake.set_echo_state(true);
+    let redirect = redirect_for(&fake, Some(ODD_STATE), Decision::Approve).await;
+    assert!(
+        redirect.starts_with("http://127.0.0.1:9/cb?x=1&code="),
+        "{redirect}"
+    );
+    assert_eq!(query_names(&redirect), ["x", "code", "state"]);
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some(ODD_STATE));
+    assert!(query_param(&redirect, "code").unwrap().len() >= 32);
+}
+
+#[tokio::test]
+async fn echo_mode_makes_up_a_state_when_none_was_sent() {
+    let fake = FakeOpenRouter::start().await;
+    fake.set_echo_state(true);
+    let mut made_up = Vec::new();
+    for _ in 0..2 {
+        let redirect = redirect_for(&fake, None, Decision::Approve).await;
+        assert_eq!(query_names(&redirect), ["x", "code", "state"], "{redirect}");
+        let state = query_param(&redirect, "state").unwrap();
+        assert!(!state.is_empty(), "{redirect}");
+        made_up.push(state);
+    }
+    // Made up afresh each time, not a fixed value a client could expect.
+    assert_ne!(made_up[0], made_up[1]);
+}
+
+#[tokio::test]
+async fn echo_mode_deny_appends_the_sent_state_after_the_error() {
+    let fake = FakeOpenRouter::start().await;
+    fake.set_echo_state(true);
+    let redirect = redirect_for(&fake, Some(ODD_STATE), Decision::Deny).await;
+    assert!(
+        redirect.starts_with("http://127.0.0.1:9/cb?x=1&error=access_denied&"),
+        "{redirect}"
+    );
+    assert_eq!(
+        query_names(&redirect),
+        ["x", "error", "error_description", "state"]
+    );
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some(ODD_STATE));
+}
+
+#[tokio::test]
+async fn echo_mode_deny_makes_up_a_state_when_none_was_sent() {
+    let fake = FakeOpenRouter::start().await;
+    fake.set_echo_state(true);
+    let redirect = redirect_for(&fake, None, Decision::Deny).await;
+    assert_eq!(
+        query_names(&redirect),
+        ["x", "error", "error_description", "state"]
+    );
+    assert_eq!(
+        query_param(&redirect, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert!(!query_param(&redirect, "state").unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn echo_mode_can_be_switched_off_again() {
+    let fake = FakeOpenRouter::start().await;
+    fake.set_echo_state(true);
+    let echoed = redirect_for(&fake, Some("st"), Decision::Approve).await;
+    assert_eq!(query_param(&echoed, "state").as_deref(), Some("st"));
+    fake.set_echo_state(false);
+    let documented = redirect_for(&fake, Some("st"), Decision::Approve).await;
+    assert_eq!(query_names(&documented), ["x", "code"]);
 }
 
 #[tokio::test]
@@ -387,7 +477,7 @@ async fn deep_link_callbacks_are_not_fetched() {
         "{}",
         visit.url
     );
-    assert_eq!(query_param(&visit.url, "state").as_deref(), Some("st"));
+    assert_eq!(query_names(&visit.url), ["code"], "no state: {}", visit.url);
 }
 
 #[tokio::test]
