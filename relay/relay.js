@@ -3,23 +3,49 @@
 // this page hands the answer to the app that is waiting on this computer.
 //
 // It forwards to two places only: the app's loopback listener,
-// http://127.0.0.1:<port>/callback, with `port` a plain number the app put
-// in its callback URL; or the app's own scheme, SCHEME below, fixed in
-// this file. No parameter can name any other destination: this is not an
-// open redirector. Only `code`, `state` and `error` are passed on.
+// http://127.0.0.1:<port>/callback/<s>, with `port` a plain number the app
+// put in its callback URL; or the app's own scheme, SCHEME below, fixed in
+// this file: SCHEME:/callback/<s>, when the callback URL says `to=app`. No
+// parameter can name any other destination: this is not an open
+// redirector.
+//
+// `s` is the flow's secret, drawn by the app for each flow (43 characters
+// of base64url) and put in the callback URL it gave OpenRouter. OpenRouter
+// documents no `state` round trip, so the secret rides in the address
+// itself: the app accepts an answer only at /callback/<its secret>. A
+// stranger can therefore neither end nor steer a flow: without `s` this
+// page forwards nothing, and with a wrong `s` the app turns the answer away
+// and keeps waiting. `s` must appear exactly once and be 22 to 128
+// characters of A-Z a-z 0-9 - _, so that it can't leave the callback path.
+//
+// Only `code` and `error` are passed on. The app neither sends a `state`
+// nor needs one back, so a `state` that comes along is dropped, like any
+// other parameter. The code leaves this page's address (and history)
+// before the browser moves on; the page loads nothing, and sends no
+// referrer (see index.html).
 'use strict';
 
 /** The app's private-use scheme (reverse DNS of its identifier). */
 const SCHEME = 'io.github.openrouterconnect';
 
-/** Where the answer in `search` goes, or an error message. */
+/** The flow's secret as the app draws it: base64url, nothing else. */
+const SECRET = /^[A-Za-z0-9_-]{22,128}$/;
+
+/** The parameters passed on to the app. */
+const FORWARDED = ['code', 'error'];
+
+/** Where the answer in `search` goes, or why it goes nowhere. */
 function destination(search) {
   const params = new URLSearchParams(search);
-  for (const name of ['port', 'to', 'code', 'state', 'error']) {
+  for (const name of ['port', 'to', 's', ...FORWARDED]) {
     if (params.getAll(name).length > 1) return { refused: `the parameter ${name} appears twice` };
   }
+  const secret = params.get('s');
+  if (secret === null || !SECRET.test(secret)) {
+    return { refused: 'it does not carry the secret of the app\u2019s sign-in' };
+  }
   const forwarded = new URLSearchParams();
-  for (const name of ['code', 'state', 'error']) {
+  for (const name of FORWARDED) {
     const value = params.get(name);
     if (value !== null) {
       if (value.length === 0 || value.length > 512) return { refused: `the ${name} is not valid` };
@@ -34,10 +60,10 @@ function destination(search) {
     if (!/^[1-9][0-9]{0,4}$/.test(port) || Number(port) < 1024 || Number(port) > 65535) {
       return { refused: 'the port is not valid' };
     }
-    return { url: `http://127.0.0.1:${port}/callback?${forwarded}` };
+    return { url: `http://127.0.0.1:${port}/callback/${secret}?${forwarded}` };
   }
   if (to === 'app' && port === null) {
-    return { url: `${SCHEME}:/callback?${forwarded}` };
+    return { url: `${SCHEME}:/callback/${secret}?${forwarded}` };
   }
   return { refused: 'it does not say which way the app waits' };
 }

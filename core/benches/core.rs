@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use openrouter_connect_core::callback::{check_deep_link, parse_query};
+use openrouter_connect_core::callback::{parse_query, split_deep_link};
 use openrouter_connect_core::client::decode_exchange;
 use openrouter_connect_core::pkce::Pkce;
 use openrouter_connect_core::{
@@ -72,13 +72,16 @@ fn record() -> StoredKey {
 fn steps(c: &mut Criterion) {
     c.bench_function("pkce_generate", |b| b.iter(|| Pkce::generate().unwrap()));
 
-    let query = format!("code={}&state={}", "c".repeat(43), "s".repeat(43));
+    let query = format!("code={}", "c".repeat(43));
     c.bench_function("callback_parse_query", |b| {
         b.iter(|| parse_query(&query).unwrap())
     });
-    let link = format!("io.github.openrouterconnect:/callback?{query}");
-    c.bench_function("deep_link_check", |b| {
-        b.iter(|| check_deep_link(&link, "io.github.openrouterconnect:/callback").unwrap())
+    let link = format!(
+        "io.github.openrouterconnect:/callback/{}?{query}",
+        "s".repeat(43)
+    );
+    c.bench_function("deep_link_split", |b| {
+        b.iter(|| split_deep_link(&link, "io.github.openrouterconnect:/callback").unwrap())
     });
 
     let answer = format!(

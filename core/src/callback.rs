@@ -3,73 +3,65 @@
 //!
 //! Everything here is untrusted input. Any local process and any web page
 //! can send a request to the loopback port, and anyone can launch the app
-//! with a deep link, so an answer ends the flow only when its `state`
-//! matches, or when it is a denial (OpenRouter sends no `state` with one).
+//! with a deep link. So an answer, a code or a denial alike, counts only
+//! at the flow's own callback path, which holds a secret drawn for that
+//! flow (`/callback/<secret>`). OpenRouter documents no `state` round
+//! trip, so none is relied on: the app sends none, and a `state` that
+//! comes back anyway is ignored like any other parameter it does not use.
+//! PKCE still binds the code to this app: a code is worth nothing without
+//! the verifier, which never leaves the process.
 
 use std::sync::Mutex;
 
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
+use zeroize::Zeroizing;
 
 use crate::error::Error;
-use crate::secret::{AuthCode, CsrfToken};
+use crate::secret::AuthCode;
 
 /// The longest code accepted; OpenRouter's are far shorter.
 const MAX_CODE_LEN: usize = 512;
-/// The longest `state` accepted; this crate's are 43 characters.
-const MAX_STATE_LEN: usize = 512;
 
-/// A parsed answer, before its `state` is checked.
+/// A parsed answer, before the flow decides what it means.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Callback {
-    Code {
-        code: AuthCode,
-        state: Option<String>,
-    },
+    Code(AuthCode),
     Denied {
         /// OpenRouter's `error`, reduced to `[a-z0-9_]`.
         reason: String,
-        state: Option<String>,
     },
 }
 
 /// Parses a callback's query string (without the `?`).
 ///
 /// Repeated parameters are refused rather than resolved: a second `code`
-/// or `state` appended after OpenRouter's is an attempt to smuggle one in.
+/// appended after OpenRouter's is an attempt to smuggle one in. Other
+/// parameters, `state` and `error_description` among them, are ignored.
 pub fn parse_query(query: &str) -> Result<Callback, Error> {
     let mut code = None;
-    let mut state = None;
     let mut error = None;
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         let slot = match name.as_ref() {
             "code" => &mut code,
-            "state" => &mut state,
             "error" => &mut error,
             _ => continue,
         };
         if slot.is_some() {
             return Err(Error::MalformedCallback("a parameter appears twice"));
         }
-        *slot = Some(value.into_owned());
-    }
-    if let Some(state) = &state {
-        if state.is_empty() || state.len() > MAX_STATE_LEN {
-            return Err(Error::MalformedCallback("the state is not valid"));
-        }
+        *slot = Some(Zeroizing::new(value.into_owned()));
     }
     match (code, error) {
         (Some(_), Some(_)) => Err(Error::MalformedCallback("it has both a code and an error")),
         (None, Some(error)) => Ok(Callback::Denied {
             reason: sanitize_reason(&error),
-            state,
         }),
         (Some(code), None) => {
-            let code = AuthCode::new(code);
-            if !plausible_code(code.expose_secret()) {
+            if !plausible_code(&code) {
                 return Err(Error::MalformedCallback("the code is not valid"));
             }
-            Ok(Callback::Code { code, state })
+            Ok(Callback::Code(AuthCode::new(code.as_str())))
         }
         (None, None) => Err(Error::MalformedCallback("it has no code")),
     }
@@ -102,23 +94,32 @@ pub fn parse_pasted_code(text: &str) -> Result<AuthCode, Error> {
 /// The longest deep link accepted; a real one is a few hundred bytes.
 const MAX_DEEP_LINK_LEN: usize = 4096;
 
-/// Parses a URL that arrived through the app's scheme, if it is addressed
-/// to `expected` (the flow's deep-link callback: same scheme, host and
-/// path). Its `state` is checked later, by the flow's gate.
-pub fn check_deep_link(url: &str, expected: &str) -> Result<Callback, Error> {
+/// A deep link taken apart: the path it was sent to and its query.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DeepLink {
+    pub path: String,
+    pub query: String,
+}
+
+/// Takes apart a URL that arrived through the app's scheme, if it is
+/// addressed to `base`'s scheme and host (the app's deep-link callback,
+/// such as `com.example.app:/callback`). Its path, which must hold the
+/// flow's secret, is checked by the flow.
+pub fn split_deep_link(url: &str, base: &str) -> Result<DeepLink, Error> {
     if url.len() > MAX_DEEP_LINK_LEN {
         return Err(Error::MalformedCallback("it is too long"));
     }
     let received = url::Url::parse(url).map_err(|_| Error::MalformedCallback("it is not a URL"))?;
-    let same_address = url::Url::parse(expected).is_ok_and(|expected| {
-        expected.scheme() == received.scheme()
-            && expected.host_str() == received.host_str()
-            && expected.path() == received.path()
+    let same_app = url::Url::parse(base).is_ok_and(|base| {
+        base.scheme() == received.scheme() && base.host_str() == received.host_str()
     });
-    if !same_address {
-        return Err(Error::MalformedCallback("it was sent to another address"));
+    if !same_app {
+        return Err(Error::StrayCallback);
     }
-    parse_query(received.query().unwrap_or(""))
+    Ok(DeepLink {
+        path: received.path().to_owned(),
+        query: received.query().unwrap_or("").to_owned(),
+    })
 }
 
 /// Only what can't carry markup or a secret reaches a message.
@@ -136,32 +137,6 @@ fn sanitize_reason(error: &str) -> String {
     }
 }
 
-/// Compares without an early exit, so that timing says nothing about how
-/// much of a guessed `state` was right.
-fn state_matches(expected: &CsrfToken, received: &str) -> bool {
-    expected
-        .expose_secret()
-        .as_bytes()
-        .ct_eq(received.as_bytes())
-        .into()
-}
-
-/// Decides what a parsed answer means for the flow expecting `expected`:
-/// `Ok(Ok(code))` to exchange, `Ok(Err(Denied))` to end the flow, and
-/// `Err(StateMismatch)` for a stray that leaves the flow waiting.
-pub fn verify(callback: Callback, expected: &CsrfToken) -> Result<Result<AuthCode, Error>, Error> {
-    match callback {
-        Callback::Code { code, state } => match state {
-            Some(state) if state_matches(expected, &state) => Ok(Ok(code)),
-            _ => Err(Error::StateMismatch),
-        },
-        Callback::Denied { reason, state } => match state {
-            Some(state) if !state_matches(expected, &state) => Err(Error::StateMismatch),
-            _ => Ok(Err(Error::Denied { reason })),
-        },
-    }
-}
-
 /// What the flow tells the page that delivered its answer: connected, or
 /// why not.
 pub type Outcome = Result<(), Error>;
@@ -175,34 +150,59 @@ pub(crate) struct Arrival {
 }
 
 /// The one door into a waiting flow, shared by every way back from the
-/// browser. It admits exactly one answer with the right `state`; every
-/// other is turned away without disturbing the flow.
-#[derive(Debug)]
+/// browser. It admits exactly one answer, and only at the flow's own
+/// path; every other is turned away without disturbing the flow.
 pub(crate) struct Gate {
-    expected: CsrfToken,
+    /// The path an answer must arrive at, the flow's secret included;
+    /// `None` when only a pasted code can come.
+    path: Option<Zeroizing<String>>,
     slot: Mutex<Option<oneshot::Sender<Arrival>>>,
 }
 
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate").finish_non_exhaustive()
+    }
+}
+
 impl Gate {
-    pub fn new(expected: CsrfToken) -> (Self, oneshot::Receiver<Arrival>) {
+    pub fn new(path: Option<String>) -> (Self, oneshot::Receiver<Arrival>) {
         let (tx, rx) = oneshot::channel();
         let gate = Self {
-            expected,
+            path: path.map(Zeroizing::new),
             slot: Mutex::new(Some(tx)),
         };
         (gate, rx)
     }
 
-    /// Hands an answer to the flow if it belongs there. The receiver
-    /// resolves when the flow has ended.
-    pub fn offer(&self, callback: Callback) -> Result<oneshot::Receiver<Outcome>, Error> {
-        let result = verify(callback, &self.expected)?;
+    /// The flow's callback path, secret included, for building its URL.
+    pub fn path(&self) -> &str {
+        self.path.as_deref().map_or("", String::as_str)
+    }
+
+    /// Whether `path` is the flow's own. Compared without an early exit,
+    /// so that timing says nothing about how much of a guess was right.
+    pub fn is_flow_path(&self, path: &str) -> bool {
+        self.path
+            .as_ref()
+            .is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(path.as_bytes())))
+    }
+
+    /// Hands the answer that came to `path` with `query` to the flow, if
+    /// it belongs there. The receiver resolves when the flow has ended.
+    pub fn offer(&self, path: &str, query: &str) -> Result<oneshot::Receiver<Outcome>, Error> {
+        if !self.is_flow_path(path) {
+            return Err(Error::StrayCallback);
+        }
+        let result = match parse_query(query)? {
+            Callback::Code(code) => Ok(code),
+            Callback::Denied { reason } => Err(Error::Denied { reason }),
+        };
         self.admit(result)
     }
 
-    /// A code the user pasted into the app. Headless mode sends no
-    /// `state`, and none is needed: the code did not come through a door
-    /// other programs or web pages can reach.
+    /// A code the user pasted into the app. It came through no door
+    /// other programs or web pages can reach, so no path is checked.
     pub fn offer_pasted(&self, code: AuthCode) -> Result<oneshot::Receiver<Outcome>, Error> {
         self.admit(Ok(code))
     }
@@ -227,34 +227,33 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn code_of(query: &str) -> Result<Callback, Error> {
-        parse_query(query)
-    }
-
     #[test]
-    fn parses_code_and_state_after_other_parameters() {
-        let parsed = code_of("x=1&code=abc-123&state=s%2Bt").unwrap();
-        assert_eq!(
-            parsed,
-            Callback::Code {
-                code: AuthCode::new("abc-123"),
-                state: Some("s+t".into())
-            }
-        );
+    fn parses_a_code_after_other_parameters_and_ignores_state() {
+        for query in [
+            "x=1&code=abc-123",
+            "x=1&code=abc-123&state=s%2Bt",
+            "state=a&code=abc-123&state=b",
+            "code=abc-123&state=",
+        ] {
+            assert_eq!(
+                parse_query(query),
+                Ok(Callback::Code(AuthCode::new("abc-123"))),
+                "{query}"
+            );
+        }
     }
 
     #[test]
     fn refuses_repeated_or_conflicting_parameters() {
         for query in [
-            "code=a&code=b&state=s",
-            "code=a&state=s&state=t",
+            "code=a&code=b",
             "error=x&error=y",
-            "code=a&error=access_denied&state=s",
+            "code=a&error=access_denied",
             "",
             "state=s",
-            "code=&state=s",
-            "code=a%20b&state=s",
-            "code=a&state=",
+            "code=",
+            "code=a%20b",
+            &format!("code={}", "c".repeat(MAX_CODE_LEN + 1)),
         ] {
             assert!(
                 matches!(parse_query(query), Err(Error::MalformedCallback(_))),
@@ -270,64 +269,70 @@ mod tests {
             parsed,
             Callback::Denied {
                 reason: "access_deniedscript".into(),
-                state: None
             }
         );
     }
 
-    #[test]
-    fn verify_accepts_only_the_right_state() {
-        let expected = CsrfToken::new("expected-state");
-        let ok = verify(
-            parse_query("code=c&state=expected-state").unwrap(),
-            &expected,
-        );
-        assert_eq!(ok, Ok(Ok(AuthCode::new("c"))));
-        for query in [
-            "code=c&state=expected-statf",
-            "code=c&state=expected",
-            "code=c",
-            "error=access_denied&state=wrong",
-        ] {
-            assert_eq!(
-                verify(parse_query(query).unwrap(), &expected),
-                Err(Error::StateMismatch),
-                "{query}"
-            );
-        }
-    }
+    const PATH: &str = "/callback/the-flow-secret";
 
     #[test]
-    fn a_denial_without_state_or_with_the_right_one_ends_the_flow() {
-        let expected = CsrfToken::new("expected-state");
-        for query in [
-            "error=access_denied",
-            "error=access_denied&state=expected-state",
+    fn only_the_flow_path_is_the_flow_path() {
+        let (gate, _arrival) = Gate::new(Some(PATH.into()));
+        assert!(gate.is_flow_path(PATH));
+        for other in [
+            "/callback",
+            "/callback/",
+            "/callback/the-flow-secreT",
+            "/callback/the-flow-secret/",
+            "/callback/the-flow-secre",
+            "/callback/the-flow-secretx",
+            "/CALLBACK/the-flow-secret",
+            "",
         ] {
-            assert_eq!(
-                verify(parse_query(query).unwrap(), &expected),
-                Ok(Err(Error::Denied {
-                    reason: "access_denied".into()
-                })),
-                "{query}"
-            );
+            assert!(!gate.is_flow_path(other), "{other}");
         }
+        let (paste_only, _arrival) = Gate::new(None);
+        assert!(!paste_only.is_flow_path(""));
+        assert!(!paste_only.is_flow_path(PATH));
     }
 
     #[tokio::test]
-    async fn gate_admits_one_answer_and_turns_strays_away() {
-        let (gate, arrival) = Gate::new(CsrfToken::new("s"));
+    async fn a_denial_or_a_code_elsewhere_is_a_stray_and_the_flow_keeps_waiting() {
+        let (gate, mut arrival) = Gate::new(Some(PATH.into()));
+        for (path, query) in [
+            ("/callback", "error=access_denied"),
+            ("/callback", "code=c"),
+            ("/callback/wrong", "error=access_denied&state=x"),
+            ("/callback/wrong", "code=c"),
+        ] {
+            assert_eq!(
+                gate.offer(path, query).unwrap_err(),
+                Error::StrayCallback,
+                "{path}?{query}"
+            );
+        }
+        assert!(arrival.try_recv().is_err(), "nothing reached the flow");
+        let done = gate.offer(PATH, "error=access_denied").unwrap();
+        let arrival = arrival.await.unwrap();
         assert_eq!(
-            gate.offer(parse_query("code=c&state=wrong").unwrap())
-                .unwrap_err(),
-            Error::StateMismatch
+            arrival.result,
+            Err(Error::Denied {
+                reason: "access_denied".into()
+            })
         );
-        let done = gate.offer(parse_query("code=c&state=s").unwrap()).unwrap();
-        assert_eq!(
-            gate.offer(parse_query("code=d&state=s").unwrap())
-                .unwrap_err(),
-            Error::NoFlow
-        );
+        arrival.outcome.send(Ok(())).unwrap();
+        assert_eq!(done.await.unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn gate_admits_one_answer() {
+        let (gate, arrival) = Gate::new(Some(PATH.into()));
+        assert!(matches!(
+            gate.offer(PATH, "code=a&code=b"),
+            Err(Error::MalformedCallback(_))
+        ));
+        let done = gate.offer(PATH, "code=c&state=anything").unwrap();
+        assert_eq!(gate.offer(PATH, "code=d").unwrap_err(), Error::NoFlow);
         let arrival = arrival.await.unwrap();
         assert_eq!(arrival.result, Ok(AuthCode::new("c")));
         arrival.outcome.send(Ok(())).unwrap();
@@ -335,41 +340,46 @@ mod tests {
     }
 
     #[test]
-    fn deep_links_are_checked_against_the_flow_address() {
-        let expected = "io.github.openrouterconnect:/callback";
-        assert!(
-            check_deep_link(
-                "io.github.openrouterconnect:/callback?code=a&state=s",
-                expected
-            )
-            .is_ok()
+    fn deep_links_are_split_when_sent_to_the_app() {
+        let base = "io.github.openrouterconnect:/callback";
+        assert_eq!(
+            split_deep_link("io.github.openrouterconnect:/callback/s3cret?code=a", base),
+            Ok(DeepLink {
+                path: "/callback/s3cret".into(),
+                query: "code=a".into()
+            })
         );
         // Found by fuzzing: schemes are case-insensitive and the URL
         // parser lowers them; it also drops surrounding blanks and tabs.
         // Both are the same address, so both are accepted.
         for same in [
-            "Io.github.openrouterconnect:/callback?code=abc&state=s",
-            "\t\tio.github.openrouterconnect:/callback?code=abc&state=s ",
+            "Io.github.openrouterconnect:/callback/s?code=abc",
+            "\t\tio.github.openrouterconnect:/callback/s?code=abc ",
         ] {
-            assert!(check_deep_link(same, expected).is_ok(), "{same:?}");
-        }
-        for bad in [
-            "io.github.openrouterconnect:/other?code=a&state=s",
-            "io.github.openrouterconnect://callback?code=a&state=s",
-            "other:/callback?code=a&state=s",
-            "no url at all",
-        ] {
-            assert!(
-                matches!(
-                    check_deep_link(bad, expected),
-                    Err(Error::MalformedCallback(_))
-                ),
-                "{bad}"
+            assert_eq!(
+                split_deep_link(same, base).map(|link| link.path),
+                Ok("/callback/s".to_owned()),
+                "{same:?}"
             );
         }
-        let long = format!("{expected}?code=a&state=s&pad={}", "x".repeat(5000));
+        for stray in [
+            "io.github.openrouterconnect://callback/s?code=a",
+            "other:/callback/s?code=a",
+            "https://example.com/callback/s?code=a",
+        ] {
+            assert_eq!(
+                split_deep_link(stray, base),
+                Err(Error::StrayCallback),
+                "{stray}"
+            );
+        }
         assert_eq!(
-            check_deep_link(&long, expected),
+            split_deep_link("no url at all", base),
+            Err(Error::MalformedCallback("it is not a URL"))
+        );
+        let long = format!("{base}/s?code=a&pad={}", "x".repeat(5000));
+        assert_eq!(
+            split_deep_link(&long, base),
             Err(Error::MalformedCallback("it is too long"))
         );
     }
@@ -382,11 +392,18 @@ mod tests {
 
         #[test]
         fn a_parsed_code_is_printable_and_bounded(query in "(code|state|error|x)=[ -~]{0,40}(&(code|state|error|x)=[ -~]{0,40}){0,4}") {
-            if let Ok(Callback::Code { code, .. }) = parse_query(&query) {
+            if let Ok(Callback::Code(code)) = parse_query(&query) {
                 let text = code.expose_secret();
                 prop_assert!(!text.is_empty() && text.len() <= MAX_CODE_LEN);
                 prop_assert!(text.bytes().all(|b| b.is_ascii_graphic()));
             }
+        }
+
+        #[test]
+        fn no_other_path_opens_the_gate(path in "/[ -~]{0,60}") {
+            let (gate, _arrival) = Gate::new(Some(PATH.into()));
+            prop_assume!(path != PATH);
+            prop_assert_eq!(gate.offer(&path, "code=c").unwrap_err(), Error::StrayCallback);
         }
     }
 }

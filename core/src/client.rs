@@ -17,16 +17,17 @@ use zeroize::Zeroizing;
 use crate::config::{ClientConfig, is_loopback_host};
 use crate::error::{Error, NetworkCause};
 use crate::pkce::METHOD_S256;
-use crate::secret::{ApiKey, AuthCode, CsrfToken, PkceVerifier};
+use crate::secret::{ApiKey, AuthCode, PkceVerifier};
 
-/// What goes on the consent page's URL.
+/// What goes on the consent page's URL: only the parameters OpenRouter
+/// documents or its official SDK sends. No `state`: OpenRouter documents
+/// none, so the flow's secret rides in `callback_url` itself.
 #[derive(Debug, Clone, Copy)]
 pub struct ConsentRequest<'a> {
     /// Where the browser comes back; `None` for headless mode, where
     /// OpenRouter shows the code for the user to paste.
     pub callback_url: Option<&'a str>,
     pub code_challenge: &'a str,
-    pub state: Option<&'a CsrfToken>,
     /// The label the new key gets on OpenRouter.
     pub key_label: Option<&'a str>,
     /// A credit limit in USD for the new key.
@@ -151,9 +152,6 @@ impl OpenRouterClient {
             }
             query.append_pair("code_challenge", request.code_challenge);
             query.append_pair("code_challenge_method", METHOD_S256);
-            if let Some(state) = request.state {
-                query.append_pair("state", state.expose_secret());
-            }
             if let Some(label) = request.key_label {
                 query.append_pair("key_label", label);
             }
@@ -415,11 +413,9 @@ mod tests {
 
     #[test]
     fn consent_url_carries_every_parameter_encoded() {
-        let state = CsrfToken::new("st&te=1");
         let url = client().consent_url(&ConsentRequest {
-            callback_url: Some("http://127.0.0.1:4321/callback"),
+            callback_url: Some("http://127.0.0.1:4321/callback/s3cr&t"),
             code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            state: Some(&state),
             key_label: Some("My app on höst & co"),
             limit_usd: Some(12.5),
         });
@@ -431,21 +427,20 @@ mod tests {
             vec![
                 (
                     "callback_url".into(),
-                    "http://127.0.0.1:4321/callback".into()
+                    "http://127.0.0.1:4321/callback/s3cr&t".into()
                 ),
                 (
                     "code_challenge".into(),
                     "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()
                 ),
                 ("code_challenge_method".into(), "S256".into()),
-                ("state".into(), "st&te=1".into()),
                 ("key_label".into(), "My app on höst & co".into()),
                 ("limit".into(), "12.5".into()),
             ]
         );
         assert!(
-            !url.as_str().contains("st&te"),
-            "the state is encoded: {url}"
+            !url.as_str().contains("s3cr&t"),
+            "the callback URL is encoded: {url}"
         );
     }
 
@@ -454,7 +449,6 @@ mod tests {
         let url = client().consent_url(&ConsentRequest {
             callback_url: None,
             code_challenge: "abc",
-            state: None,
             key_label: None,
             limit_usd: None,
         });

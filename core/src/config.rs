@@ -87,7 +87,8 @@ impl ClientConfig {
 /// The address of a relay page the app's developer hosts (see `relay/` in
 /// the repository). OpenRouter then sends the browser there and shows
 /// that site's title on the consent page instead of `127.0.0.1:<port>`;
-/// the page forwards the answer to the app's loopback port.
+/// the page forwards the answer to the app's loopback port or scheme, at
+/// the flow's secret path.
 pub const RELAY_URL_ENV: &str = "OPENROUTER_CONNECT_RELAY_URL";
 
 /// The relay page from [`RELAY_URL_ENV`], if one is configured.
@@ -100,11 +101,15 @@ pub fn relay_url_from_env() -> Result<Option<Url>, Error> {
 }
 
 /// A relay page's address: https (plain http only on a loopback
-/// address, for a local test), no credentials, no fragment, and no `port`
-/// parameter of its own (the flow adds the one it listens on).
+/// address, for a local test), no credentials, no fragment, and none of
+/// the parameters the flow adds (`port`, `to`, `s`) or OpenRouter adds
+/// (`code`, `error`).
 pub fn parse_relay_url(input: &str) -> Result<Url, Error> {
     let url = Url::parse(input).map_err(|_| Error::InvalidRelayUrl)?;
-    if !is_plain_web_address(&url) || url.query_pairs().any(|(name, _)| name == "port") {
+    // The flow adds these: a page address that brought its own would
+    // leave the page two of them, and it refuses those.
+    let flow_parameter = |name: &str| matches!(name, "port" | "to" | "s" | "code" | "error");
+    if !is_plain_web_address(&url) || url.query_pairs().any(|(name, _)| flow_parameter(&name)) {
         return Err(Error::InvalidRelayUrl);
     }
     match url.scheme() {
@@ -215,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn a_relay_page_is_https_or_loopback_and_brings_no_port() {
+    fn a_relay_page_is_https_or_loopback_and_brings_none_of_the_flow_parameters() {
         for ok in [
             "https://example.com/openrouter/relay/",
             "https://example.com/relay/index.html?app=x",
@@ -228,6 +233,9 @@ mod tests {
             "https://user:pw@example.com/relay/",
             "https://example.com/relay/#x",
             "https://example.com/relay/?port=1234",
+            "https://example.com/relay/?s=abc",
+            "https://example.com/relay/?to=app",
+            "https://example.com/relay/?code=x",
             "io.github.openrouterconnect:/callback",
             "relay/index.html",
             "",

@@ -45,8 +45,10 @@ pub enum Error {
         /// OpenRouter's `error` parameter, reduced to `[a-z0-9_]`.
         reason: String,
     },
+    /// An answer at an address this flow did not give out: a stray or a
+    /// forgery. The flow keeps waiting.
     #[error("The browser's answer did not belong to this connection attempt.")]
-    StateMismatch,
+    StrayCallback,
     #[error("The browser's answer was malformed: {0}.")]
     MalformedCallback(&'static str),
     #[error("That is not the code OpenRouter shows: {0}.")]
@@ -122,7 +124,7 @@ impl Error {
             Error::Cancelled => "cancelled",
             Error::TimedOut => "timed-out",
             Error::Denied { .. } => "denied",
-            Error::StateMismatch => "state-mismatch",
+            Error::StrayCallback => "stray-callback",
             Error::MalformedCallback(_) => "malformed-callback",
             Error::PastedCodeInvalid(_) => "pasted-code-invalid",
             Error::InvalidRelayUrl => "invalid-relay-url",
@@ -170,7 +172,7 @@ impl Error {
             Error::Denied { .. } => {
                 "Click Connect and choose to allow access if you want this app to use OpenRouter."
             }
-            Error::StateMismatch | Error::MalformedCallback(_) => {
+            Error::StrayCallback | Error::MalformedCallback(_) => {
                 "Finish signing in from the page this app opened, or click Connect to start again."
             }
             Error::InvalidRelayUrl => {
@@ -254,7 +256,7 @@ mod tests {
             Error::Denied {
                 reason: "access_denied".into(),
             },
-            Error::StateMismatch,
+            Error::StrayCallback,
             Error::MalformedCallback("no code"),
             Error::NoFlow,
             Error::NotConnected,

@@ -18,11 +18,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
-use crate::callback::{Arrival, Gate, check_deep_link, parse_pasted_code};
+use crate::callback::{Arrival, Gate, parse_pasted_code, split_deep_link};
 use crate::client::{ChatReply, ConsentRequest, KeyInfo, OpenRouterClient};
 use crate::error::{Error, ErrorView};
-use crate::loopback::{Loopback, LoopbackConfig};
-use crate::pkce::{Pkce, generate_state};
+use crate::loopback::{CALLBACK_PATH, Loopback, LoopbackConfig};
+use crate::pkce::{Pkce, generate_callback_secret};
 use crate::secret::AuthCode;
 use crate::store::{KeyMeta, KeyStore, StoredKey};
 
@@ -50,19 +50,33 @@ impl Default for FlowConfig {
 }
 
 /// How the browser's answer comes back to the app.
+///
+/// Every way but [`WayBack::Paste`] carries a secret drawn for the flow in
+/// the callback URL itself, and an answer counts only at that URL:
+/// OpenRouter documents no `state` round trip, so none is relied on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum WayBack {
-    /// A listener on `127.0.0.1` for the length of the flow.
+    /// A listener on `127.0.0.1` for the length of the flow, answering at
+    /// `http://127.0.0.1:<port>/callback/<secret>`.
     #[default]
     Loopback,
-    /// The app's private-use scheme: OpenRouter sends the browser to this
-    /// URL (such as `com.example.app:/callback`), the system hands it to
-    /// the app, and the app passes it to [`Connector::deliver_deep_link`].
-    DeepLink { callback_url: String },
+    /// The app's private-use scheme: OpenRouter sends the browser to
+    /// `callback_url` (such as `com.example.app:/callback`) with
+    /// `/<secret>` added, the system hands that URL to the app, and the
+    /// app passes it to [`Connector::deliver_deep_link`]. With a
+    /// `relay_url`, OpenRouter sends the browser to the relay page
+    /// instead (`?to=app&s=<secret>` added), which forwards to
+    /// `<scheme>:/callback/<secret>` with the scheme written in the page:
+    /// `callback_url` must then be `<that scheme>:/callback`.
+    DeepLink {
+        callback_url: String,
+        relay_url: Option<url::Url>,
+    },
     /// Loopback by way of a relay page on the app developer's https site
     /// (`relay/` in the repository): the consent page shows that site's
-    /// title, and the page forwards the answer to the port the flow
-    /// listens on, which it learns from the `port` parameter added here.
+    /// title, and the page forwards the answer to the listener's
+    /// `/callback/<secret>`, learning the port and the secret from the
+    /// `port` and `s` parameters added here.
     Relay { relay_url: url::Url },
     /// OpenRouter's headless mode: no `callback_url`; OpenRouter shows the
     /// code and the user pastes it into the app, which passes it to
@@ -90,7 +104,7 @@ impl ConnectOptions {
                 ));
             }
         }
-        if let WayBack::DeepLink { callback_url } = &self.way_back {
+        if let WayBack::DeepLink { callback_url, .. } = &self.way_back {
             let url = url::Url::parse(callback_url)
                 .map_err(|_| Error::InvalidOption("The deep-link address is not a valid URL."))?;
             if matches!(url.scheme(), "http" | "https") || url.query().is_some() {
@@ -148,10 +162,14 @@ pub struct Status {
 }
 
 /// How the answer of a waiting flow comes back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Way {
     Loopback,
-    DeepLink,
+    /// Through the app's scheme; `base` names the scheme (and host) a
+    /// deep link must be sent to.
+    DeepLink {
+        base: String,
+    },
     Paste,
 }
 
@@ -317,36 +335,59 @@ impl Connector {
             return Err(error);
         }
         let pkce = Pkce::generate()?;
-        let state = generate_state()?;
-        let (gate, arrival) = Gate::new(state.clone());
+        let secret = generate_callback_secret()?;
+        let secret = secret.expose_secret();
+        // The URL answers must come to; for a deep link, the one the
+        // system hands to the app.
+        let deep_link_url = match &options.way_back {
+            WayBack::DeepLink { callback_url, .. } => {
+                Some(format!("{}/{secret}", callback_url.trim_end_matches('/')))
+            }
+            _ => None,
+        };
+        let path = match (&options.way_back, &deep_link_url) {
+            (WayBack::Paste, _) => None,
+            (_, Some(url)) => Some(deep_link_path(url)?),
+            (_, None) => Some(format!("{CALLBACK_PATH}/{secret}")),
+        };
+        let (gate, arrival) = Gate::new(path);
         let gate = Arc::new(gate);
-        let (loopback, callback_url, way) = match &options.way_back {
-            WayBack::Loopback => {
+        let (loopback, callback_url, way) = match (&options.way_back, deep_link_url) {
+            (WayBack::Loopback, _) => {
                 let loopback = Loopback::bind(&self.inner.config.loopback, gate.clone()).await?;
                 let callback_url = loopback.callback_url();
                 (Some(loopback), callback_url, Way::Loopback)
             }
-            WayBack::Relay { relay_url } => {
+            (WayBack::Relay { relay_url }, _) => {
                 let loopback = Loopback::bind(&self.inner.config.loopback, gate.clone()).await?;
-                let mut callback_url = relay_url.clone();
-                callback_url
-                    .query_pairs_mut()
-                    .append_pair("port", &loopback.port().to_string());
-                (Some(loopback), callback_url.to_string(), Way::Loopback)
+                let port = loopback.port().to_string();
+                let callback_url = relay_callback(relay_url, &[("port", &port), ("s", secret)]);
+                (Some(loopback), callback_url, Way::Loopback)
             }
-            WayBack::DeepLink { callback_url } => (None, callback_url.clone(), Way::DeepLink),
-            WayBack::Paste => (None, String::new(), Way::Paste),
+            (
+                WayBack::DeepLink {
+                    callback_url: base,
+                    relay_url,
+                },
+                Some(url),
+            ) => {
+                let callback_url = match relay_url {
+                    Some(relay_url) => relay_callback(relay_url, &[("to", "app"), ("s", secret)]),
+                    None => url,
+                };
+                let way = Way::DeepLink { base: base.clone() };
+                (None, callback_url, way)
+            }
+            _ => (None, String::new(), Way::Paste),
         };
         let paste = way == Way::Paste;
         let auth_url = self
             .inner
             .client
             .consent_url(&ConsentRequest {
-                // Headless mode: no way back, and OpenRouter returns no
-                // `state` with the code it shows.
+                // Headless mode: no way back; OpenRouter shows the code.
                 callback_url: (!paste).then_some(callback_url.as_str()),
                 code_challenge: pkce.challenge(),
-                state: (!paste).then_some(&state),
                 key_label: options.key_label.as_deref(),
                 limit_usd: options.limit_usd,
             })
@@ -420,34 +461,33 @@ impl Connector {
 
     /// Hands a URL that arrived through the app's scheme to the waiting
     /// flow. The URL is untrusted (anyone can launch the app with one): it
-    /// must be the flow's own deep-link address, carry the flow's `state`,
-    /// and come while a deep-link flow waits. A refused URL leaves the
-    /// flow waiting.
+    /// must be the flow's own deep-link address, secret included, and
+    /// come while a deep-link flow waits. A refused URL, a denial without
+    /// the secret included, leaves the flow waiting.
     pub fn deliver_deep_link(&self, url: &str) -> Result<(), Error> {
         let refuse = |error: Error| {
             tracing::warn!(code = error.code(), "deep link refused");
             Err(error)
         };
-        let (gate, expected) = {
+        let (gate, base) = {
             let machine = self.inner.lock();
             match &machine.phase {
                 Phase::Awaiting {
                     gate,
-                    callback_url,
-                    way: Way::DeepLink,
+                    way: Way::DeepLink { base },
                     ..
-                } => (gate.clone(), callback_url.clone()),
+                } => (gate.clone(), base.clone()),
                 _ => {
                     drop(machine);
                     return refuse(Error::NoFlow);
                 }
             }
         };
-        let callback = match check_deep_link(url, &expected) {
-            Ok(callback) => callback,
+        let link = match split_deep_link(url, &base) {
+            Ok(link) => link,
             Err(error) => return refuse(error),
         };
-        match gate.offer(callback) {
+        match gate.offer(&link.path, &link.query) {
             Ok(_outcome) => {
                 tracing::info!("deep link accepted");
                 Ok(())
@@ -634,6 +674,21 @@ impl Flow {
         };
         self.inner.advance(self.generation, phase, key);
     }
+}
+
+/// The path of a deep-link URL the flow built itself.
+fn deep_link_path(url: &str) -> Result<String, Error> {
+    url::Url::parse(url)
+        .map(|url| url.path().to_owned())
+        .map_err(|_| Error::InvalidOption("The deep-link address is not a valid URL."))
+}
+
+/// The relay page's address for one flow: where the page forwards the
+/// answer to, and the flow's secret, in its own query.
+fn relay_callback(relay_url: &url::Url, pairs: &[(&str, &str)]) -> String {
+    let mut url = relay_url.clone();
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.to_string()
 }
 
 async fn close(loopback: Option<Loopback>) {

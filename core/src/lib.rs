@@ -42,6 +42,6 @@ pub use flow::{
     ConnectOptions, Connector, DEFAULT_DEADLINE, FlowConfig, FlowState, Status, WayBack,
 };
 pub use loopback::LoopbackConfig;
-pub use secret::{ApiKey, AuthCode, CsrfToken, PkceVerifier};
+pub use secret::{ApiKey, AuthCode, CallbackSecret, PkceVerifier};
 pub use store::{KeyMeta, KeyStore, MemoryStore, StoredKey};
 pub use vault::{DataKey, DataKeyStore, Slot, SlotStore, Vault, VaultHealth};

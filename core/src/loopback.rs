@@ -2,9 +2,10 @@
 //! only as long as one flow and waits for the browser to come back.
 //!
 //! It is reachable by every local process and by every web page the user
-//! opens, so it is strict: one path, one method, the right `Host`, the
-//! right `state`; bounded headers, time and connections. A stray request
-//! gets a 4xx page and leaves the flow waiting.
+//! opens, so it is strict: one path, which holds the flow's secret
+//! (`/callback/<secret>`), one method, the right `Host`; bounded headers,
+//! time and connections. A stray request, a forged denial included, gets
+//! a 4xx page and leaves the flow waiting.
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -25,11 +26,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 
-use crate::callback::{Gate, parse_query};
+use crate::callback::Gate;
 use crate::error::Error;
 use crate::page::{HEADERS, Page};
 
-/// The path OpenRouter sends the browser back to.
+/// The path under which the flow's callback lives: OpenRouter sends the
+/// browser back to `/callback/<secret>`.
 pub const CALLBACK_PATH: &str = "/callback";
 
 /// Limits and names for the listener.
@@ -68,6 +70,8 @@ impl Default for LoopbackConfig {
 #[derive(Debug)]
 pub struct Loopback {
     port: u16,
+    /// Holds the flow's path, secret included; its `Debug` shows neither.
+    gate: Arc<Gate>,
     stop: Option<oneshot::Sender<()>>,
     closed: Option<oneshot::Receiver<()>>,
 }
@@ -86,13 +90,14 @@ impl Loopback {
         let (closed_tx, closed) = oneshot::channel();
         let server = Server {
             config: config.clone(),
-            gate,
+            gate: gate.clone(),
             port,
         };
         tokio::spawn(server.run(listener, stop_rx, closed_tx));
         tracing::debug!(port, "loopback listener started");
         Ok(Self {
             port,
+            gate,
             stop: Some(stop),
             closed: Some(closed),
         })
@@ -102,9 +107,10 @@ impl Loopback {
         self.port
     }
 
-    /// The `callback_url` for the consent page; it names the port bound.
+    /// The `callback_url` for the consent page: the port bound and the
+    /// flow's path, secret included.
     pub fn callback_url(&self) -> String {
-        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
+        format!("http://127.0.0.1:{}{}", self.port, self.gate.path())
     }
 
     /// Stops accepting and returns once the port is closed. A page being
@@ -251,11 +257,12 @@ impl Server {
     async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let page = self.route(&request).await;
         if !page.status.is_success() {
-            // Path only: the query may hold a code.
+            // Never the query, which may hold a code, nor what follows
+            // the callback path, which may be the flow's secret.
             tracing::info!(
                 status = page.status.as_u16(),
                 method = %request.method(),
-                path = %truncate(request.uri().path(), 64),
+                path = %loggable_path(request.uri().path()),
                 "loopback turned a request away"
             );
         }
@@ -275,7 +282,8 @@ impl Server {
     }
 
     async fn route(&self, request: &Request<Incoming>) -> Page {
-        if request.uri().path() != CALLBACK_PATH {
+        let path = request.uri().path();
+        if !self.gate.is_flow_path(path) {
             return Page::new(
                 StatusCode::NOT_FOUND,
                 "Nothing here",
@@ -298,17 +306,7 @@ impl Server {
                 "This address only receives OpenRouter's answer.",
             );
         }
-        let callback = match parse_query(request.uri().query().unwrap_or("")) {
-            Ok(callback) => callback,
-            Err(e) => {
-                return Page::new(
-                    StatusCode::BAD_REQUEST,
-                    "This answer is not valid",
-                    e.to_string(),
-                );
-            }
-        };
-        let outcome = match self.gate.offer(callback) {
+        let outcome = match self.gate.offer(path, request.uri().query().unwrap_or("")) {
             Ok(outcome) => outcome,
             Err(Error::NoFlow) => {
                 return Page::new(
@@ -320,8 +318,8 @@ impl Server {
             Err(e) => {
                 return Page::new(
                     StatusCode::BAD_REQUEST,
-                    "This answer does not belong here",
-                    format!("{e} {}", e.next_step()),
+                    "This answer is not valid",
+                    e.to_string(),
                 );
             }
         };
@@ -455,6 +453,15 @@ impl AsyncWrite for Prefixed {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A path as it may be logged: under the callback path, whatever follows
+/// is left out, since it may be the flow's secret.
+fn loggable_path(path: &str) -> &str {
+    match path.strip_prefix(CALLBACK_PATH) {
+        Some(rest) if !rest.is_empty() => "/callback/…",
+        _ => truncate(path, 64),
     }
 }
 

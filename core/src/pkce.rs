@@ -1,4 +1,4 @@
-//! PKCE (RFC 7636) with the S256 method, and the random `state` token.
+//! PKCE (RFC 7636) with the S256 method, and the flow's callback secret.
 //!
 //! The verifier is 32 bytes from the operating system's generator, encoded
 //! base64url without padding: 43 characters, the shortest RFC 7636 allows,
@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::secret::{CsrfToken, PkceVerifier};
+use crate::secret::{CallbackSecret, PkceVerifier};
 
 /// The only challenge method this crate sends. `plain` would hand the
 /// verifier to anyone who sees the consent URL.
@@ -60,10 +60,12 @@ pub fn s256_challenge(verifier: &PkceVerifier) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose_secret().as_bytes()))
 }
 
-/// A fresh `state` for one flow: 256 random bits, so that a callback
-/// carrying it can only come from the consent page this flow opened.
-pub fn generate_state() -> Result<CsrfToken, Error> {
-    Ok(CsrfToken::new(random_token()?))
+/// A fresh secret for one flow's callback URL: 256 random bits, drawn
+/// apart from the verifier, so that an answer at that URL can only come
+/// from the consent page this flow opened. Its base64url alphabet needs
+/// no escaping in a URL path.
+pub fn generate_callback_secret() -> Result<CallbackSecret, Error> {
+    Ok(CallbackSecret::new(random_token()?))
 }
 
 #[cfg(test)]
@@ -96,11 +98,15 @@ mod tests {
     }
 
     #[test]
-    fn generated_verifiers_and_states_differ() {
+    fn generated_verifiers_and_secrets_differ() {
         let a = Pkce::generate().unwrap();
         let b = Pkce::generate().unwrap();
         assert_ne!(a.verifier(), b.verifier());
-        assert_ne!(generate_state().unwrap(), generate_state().unwrap());
+        let secret = generate_callback_secret().unwrap();
+        assert_ne!(secret, generate_callback_secret().unwrap());
+        assert_eq!(secret.expose_secret().len(), 43);
+        assert!(secret.expose_secret().chars().all(is_unreserved));
+        assert_ne!(secret.expose_secret(), a.verifier().expose_secret());
     }
 
     proptest! {

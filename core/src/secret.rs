@@ -1,5 +1,5 @@
-//! Newtypes for the three secrets of the flow: the API key, the authorization
-//! code and the PKCE verifier.
+//! Newtypes for the secrets of the flow: the API key, the authorization
+//! code, the PKCE verifier and the callback secret.
 //!
 //! Each one prints `[redacted]` in `Debug`, has no `Display`, is not
 //! `Serialize`, and wipes its memory on drop, so that a stray `{:?}`, a log
@@ -52,9 +52,11 @@ secret_newtype!(
     PkceVerifier
 );
 secret_newtype!(
-    /// The `state` of one flow. Not a credential on its own, but whoever
-    /// knows it can push a code of their choosing into the flow.
-    CsrfToken
+    /// The per-flow secret in the callback URL's path
+    /// (`http://127.0.0.1:<port>/callback/<secret>`). Not a credential on
+    /// its own, but whoever knows it can end the flow with a denial or
+    /// push a code of their choosing into it.
+    CallbackSecret
 );
 
 /// The prefix every OpenRouter user key carries.

@@ -10,18 +10,15 @@ use common::*;
 use fake_openrouter::{Browser, Decision, Endpoint, FakeOpenRouter, Fault};
 use openrouter_connect_core::pkce::Pkce;
 use openrouter_connect_core::{
-    AuthCode, ClientConfig, ConsentRequest, CsrfToken, Error, NetworkCause, OpenRouterClient,
-    PkceVerifier,
+    AuthCode, ClientConfig, ConsentRequest, Error, NetworkCause, OpenRouterClient, PkceVerifier,
 };
 use sha2::Digest;
 
 /// Approves a consent page for `pkce` and returns the code.
 async fn code_for(fake: &FakeOpenRouter, client: &OpenRouterClient, pkce: &Pkce) -> AuthCode {
-    let state = CsrfToken::new("state-1");
     let url = client.consent_url(&ConsentRequest {
         callback_url: Some("http://127.0.0.1:9/callback"),
         code_challenge: pkce.challenge(),
-        state: Some(&state),
         key_label: Some("client tests"),
         limit_usd: None,
     });
@@ -90,7 +87,7 @@ async fn a_method_differing_from_the_consent_is_refused() {
     // A consent page opened with `plain`, by hand: this crate never does.
     let verifier = "v".repeat(43);
     let url = format!(
-        "{}/auth?callback_url=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code_challenge={verifier}&code_challenge_method=plain&state=s",
+        "{}/auth?callback_url=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code_challenge={verifier}&code_challenge_method=plain",
         fake.url()
     );
     let redirect = Browser::new()
@@ -118,7 +115,6 @@ async fn the_challenge_sent_is_the_s256_of_the_verifier() {
     let url = client.consent_url(&ConsentRequest {
         callback_url: Some("http://127.0.0.1:9/callback"),
         code_challenge: pkce.challenge(),
-        state: None,
         key_label: None,
         limit_usd: None,
     });

@@ -13,25 +13,39 @@ fn deep_link() -> ConnectOptions {
     ConnectOptions {
         way_back: WayBack::DeepLink {
             callback_url: CALLBACK.into(),
+            relay_url: None,
         },
         ..ConnectOptions::default()
     }
 }
 
+/// The flow's deep-link URL, secret included.
+fn flow_url(status: &openrouter_connect_core::Status) -> String {
+    let FlowState::AwaitingCallback { callback_url, .. } = &status.state else {
+        panic!("not waiting");
+    };
+    callback_url.clone()
+}
+
 #[tokio::test]
-async fn a_deep_link_with_the_right_state_connects() {
+async fn a_deep_link_at_the_flow_secret_connects() {
     let Setup {
         fake,
         store,
         connector,
     } = setup().await;
     let status = connector.connect(deep_link()).await.unwrap();
-    let FlowState::AwaitingCallback { callback_url, .. } = &status.state else {
-        panic!("not waiting");
-    };
-    assert_eq!(callback_url, CALLBACK);
+    let callback_url = flow_url(&status);
+    let secret = callback_url
+        .strip_prefix(&format!("{CALLBACK}/"))
+        .expect("the secret follows the callback path");
+    assert_eq!(secret.len(), 43, "{secret}");
+    assert!(!auth_url(&status).contains("state="));
     let redirect = approved_redirect(&status).await;
-    assert!(redirect.starts_with(CALLBACK), "{redirect}");
+    assert!(
+        redirect.starts_with(&format!("{callback_url}?code=")),
+        "{redirect}"
+    );
 
     connector.deliver_deep_link(&redirect).unwrap();
     assert_eq!(settled(&connector).await.state, FlowState::Connected);
@@ -53,22 +67,34 @@ async fn hostile_deep_links_are_refused_and_the_flow_keeps_waiting() {
     } = setup().await;
     // No flow yet: nothing to deliver to.
     assert_eq!(
-        connector.deliver_deep_link(&format!("{CALLBACK}?code=a&state=b")),
+        connector.deliver_deep_link(&format!("{CALLBACK}?code=a")),
         Err(Error::NoFlow)
     );
     let status = connector.connect(deep_link()).await.unwrap();
+    let flow = flow_url(&status);
+    let secret = flow.rsplit('/').next().unwrap().to_owned();
     let redirect = approved_redirect(&status).await;
     let query = redirect.split_once('?').unwrap().1.to_owned();
+    let wrong = format!("{CALLBACK}/{}", "A".repeat(43));
 
     let hostile = [
-        format!("other.scheme:/callback?{query}"),
-        format!("io.github.openrouterconnect:/elsewhere?{query}"),
-        format!("io.github.openrouterconnect://callback?{query}"),
-        format!("{CALLBACK}?{query}&code=extra"),
-        format!("{CALLBACK}?code=a&state=wrong"),
-        format!("{CALLBACK}?{query}&pad={}", "x".repeat(5000)),
+        // The real answer, sent anywhere but the flow's own URL.
+        format!("{CALLBACK}?{query}"),
+        format!("{wrong}?{query}"),
+        format!("{flow}/?{query}"),
+        format!("{flow}x?{query}"),
+        format!("{CALLBACK}?s={secret}&{query}"),
+        format!("other.scheme:/callback/{secret}?{query}"),
+        format!("io.github.openrouterconnect:/elsewhere/{secret}?{query}"),
+        format!("io.github.openrouterconnect://callback/{secret}?{query}"),
+        // Forged denials: without the secret, none ends the flow.
+        format!("{CALLBACK}?error=access_denied"),
+        format!("{wrong}?error=access_denied"),
+        // At the right address, but not a valid answer.
+        format!("{flow}?{query}&code=extra"),
+        format!("{flow}?{query}&pad={}", "x".repeat(5000)),
+        flow.clone(),
         "not a url".to_owned(),
-        CALLBACK.to_owned(),
     ];
     for url in &hostile {
         let refused = connector.deliver_deep_link(url);
@@ -90,7 +116,7 @@ async fn a_loopback_flow_takes_no_deep_link() {
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
     let port = callback_port(&status);
     assert_eq!(
-        connector.deliver_deep_link(&format!("{CALLBACK}?code=a&state=b")),
+        connector.deliver_deep_link(&format!("{CALLBACK}?code=a")),
         Err(Error::NoFlow)
     );
     connector.cancel().await.unwrap();
@@ -124,6 +150,7 @@ async fn a_deep_link_address_must_be_a_private_scheme() {
         let options = ConnectOptions {
             way_back: WayBack::DeepLink {
                 callback_url: callback_url.into(),
+                relay_url: None,
             },
             ..ConnectOptions::default()
         };
@@ -133,4 +160,57 @@ async fn a_deep_link_address_must_be_a_private_scheme() {
             "{callback_url}"
         );
     }
+}
+
+/// What the relay page does on its scheme way, done here by hand: the
+/// consent's `callback_url` is the relay page with `to=app` and the
+/// secret; the page forwards the code to `<scheme>:/callback/<secret>`.
+#[tokio::test]
+async fn a_deep_link_by_way_of_the_relay_page_carries_the_secret() {
+    let Setup {
+        fake: _fake,
+        connector,
+        ..
+    } = setup().await;
+    let relay = url::Url::parse("https://app.example/relay/").unwrap();
+    let status = connector
+        .connect(ConnectOptions {
+            way_back: WayBack::DeepLink {
+                callback_url: CALLBACK.into(),
+                relay_url: Some(relay),
+            },
+            ..ConnectOptions::default()
+        })
+        .await
+        .unwrap();
+    let callback_url = flow_url(&status);
+    assert!(
+        callback_url.starts_with("https://app.example/relay/?to=app&s="),
+        "{callback_url}"
+    );
+    let secret = query_value(&callback_url, "s");
+    assert_eq!(secret.len(), 43);
+    let redirect = approved_redirect(&status).await;
+    assert_eq!(query_value(&redirect, "s"), secret);
+    let code = query_value(&redirect, "code");
+
+    // A forged page link without the secret, or with another, reaches
+    // the app as a link it turns away.
+    for forged in [
+        format!("{CALLBACK}?code={code}"),
+        format!("{CALLBACK}/{}?error=access_denied", "B".repeat(43)),
+    ] {
+        assert_eq!(
+            connector.deliver_deep_link(&forged),
+            Err(Error::StrayCallback)
+        );
+    }
+    assert!(matches!(
+        connector.status().state,
+        FlowState::AwaitingCallback { .. }
+    ));
+    connector
+        .deliver_deep_link(&format!("{CALLBACK}/{secret}?code={code}"))
+        .unwrap();
+    assert_eq!(settled(&connector).await.state, FlowState::Connected);
 }

@@ -40,50 +40,67 @@ async fn stray_requests_get_4xx_and_leave_the_flow_waiting() {
     let port = callback_port(&status);
     let redirect = approved_redirect(&status).await;
     let code = query_value(&redirect, "code");
-    let state = query_value(&redirect, "state");
+    let path = callback_path(&status);
 
     let long_header = format!(
-        "GET /callback HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Big: {}\r\n\r\n",
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Big: {}\r\n\r\n",
         "a".repeat(40_000)
     );
-    let long_url = get(
-        port,
-        &format!("/callback?code=x&state={}", "s".repeat(40_000)),
-    );
+    let long_url = get(port, &format!("{path}?code=x&pad={}", "s".repeat(40_000)));
+    let wrong_secret = format!("/callback/{}", "A".repeat(43));
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("favicon", get(port, "/favicon.ico"), 404),
         ("root", get(port, "/"), 404),
         ("random path", get(port, "/callback/../etc/passwd"), 404),
-        ("no query", get(port, "/callback"), 400),
-        ("code without state", get(port, &format!("/callback?code={code}")), 400),
-        ("wrong state", get(port, &format!("/callback?code={code}&state=nope")), 400),
+        ("code without the secret", get(port, &format!("/callback?code={code}")), 404),
         (
-            "second code smuggled in",
-            get(port, &format!("/callback?code={code}&state={state}&code=evil")),
-            400,
+            "denial without the secret",
+            get(port, "/callback?error=access_denied"),
+            404,
         ),
         (
-            "denial with a wrong state",
-            get(port, "/callback?error=access_denied&state=nope"),
+            "code at a wrong secret",
+            get(port, &format!("{wrong_secret}?code={code}")),
+            404,
+        ),
+        (
+            "denial at a wrong secret",
+            get(port, &format!("{wrong_secret}?error=access_denied")),
+            404,
+        ),
+        (
+            "the secret with a trailing slash",
+            get(port, &format!("{path}/?code={code}")),
+            404,
+        ),
+        (
+            "the secret in the query instead",
+            get(port, &format!("/callback?s={}&code={code}", &path[10..])),
+            404,
+        ),
+        ("no query", get(port, &path), 400),
+        (
+            "second code smuggled in",
+            get(port, &format!("{path}?code={code}&code=evil")),
             400,
         ),
         (
             "HEAD",
-            format!("HEAD /callback?code={code}&state={state} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n")
+            format!("HEAD {path}?code={code} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n")
                 .into_bytes(),
             405,
         ),
         (
             "POST",
             format!(
-                "POST /callback?code={code}&state={state} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 3\r\n\r\nabc"
+                "POST {path}?code={code} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 3\r\n\r\nabc"
             )
             .into_bytes(),
             405,
         ),
         (
             "foreign Host (DNS rebinding)",
-            format!("GET /callback?code={code}&state={state} HTTP/1.1\r\nHost: evil.example:{port}\r\n\r\n")
+            format!("GET {path}?code={code} HTTP/1.1\r\nHost: evil.example:{port}\r\n\r\n")
                 .into_bytes(),
             421,
         ),
@@ -92,12 +109,12 @@ async fn stray_requests_get_4xx_and_leave_the_flow_waiting() {
         ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), 400),
         (
             "invalid UTF-8 in the query",
-            get(port, "/callback?code=%FF%FE&state=%C3%28"),
+            get(port, &format!("{path}?code=%FF%FE")),
             400,
         ),
         (
             "slow request",
-            format!("GET /callback?code={code}&state={state} HTTP/1.1\r\n").into_bytes(),
+            format!("GET {path}?code={code} HTTP/1.1\r\n").into_bytes(),
             408,
         ),
     ];
@@ -130,10 +147,10 @@ async fn stray_answers_carry_the_protective_headers() {
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
     let port = callback_port(&status);
     let page = Browser::new()
-        .visit(&format!("http://127.0.0.1:{port}/callback?code=a&state=b"))
+        .visit(&format!("http://127.0.0.1:{port}/callback?code=a"))
         .await
         .unwrap();
-    assert_eq!(page.status, 400);
+    assert_eq!(page.status, 404);
     assert_eq!(page.headers["referrer-policy"], "no-referrer");
     assert_eq!(page.headers["cache-control"], "no-store");
     let csp = page.headers["content-security-policy"].to_str().unwrap();
@@ -147,13 +164,14 @@ async fn stray_answers_carry_the_protective_headers() {
 }
 
 #[tokio::test]
-async fn a_denial_without_state_ends_the_flow() {
+async fn a_denial_at_the_flow_path_ends_the_flow() {
     let Setup { connector, .. } = setup().await;
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
     let port = callback_port(&status);
+    let path = callback_path(&status);
     let page = Browser::new()
         .visit(&format!(
-            "http://127.0.0.1:{port}/callback?error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E"
+            "http://127.0.0.1:{port}{path}?error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E"
         ))
         .await
         .unwrap();

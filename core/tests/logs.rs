@@ -1,6 +1,7 @@
 //! Nothing secret reaches a log: a whole flow, with strays, a forged
 //! answer, a failed and a successful exchange, logged at the most verbose
-//! level, and the log searched for the code, the state and the key.
+//! level, and the log searched for the code, the flow's callback secret
+//! and the key.
 
 mod common;
 
@@ -46,13 +47,21 @@ async fn no_secret_reaches_the_log() {
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
     let redirect = approved_redirect(&status).await;
     secrets.push(query_value(&redirect, "code"));
-    secrets.push(query_value(&redirect, "state"));
+    let path = callback_path(&status);
+    secrets.push(path.trim_start_matches("/callback/").to_owned());
     let port = callback_port(&status);
     let forged = format!(
-        "http://127.0.0.1:{port}/callback?code={}&state=forged-state-value",
+        "http://127.0.0.1:{port}/callback?code={}",
         query_value(&redirect, "code")
     );
     Browser::new().visit(&forged).await.unwrap();
+    // Turned away at the right path: logged, without the secret.
+    let post = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}{path}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
     Browser::new().visit(&redirect).await.unwrap();
     assert_eq!(error_code(&settled(&connector).await), "service-error");
 
@@ -61,7 +70,11 @@ async fn no_secret_reaches_the_log() {
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
     let redirect = approved_redirect(&status).await;
     secrets.push(query_value(&redirect, "code"));
-    secrets.push(query_value(&redirect, "state"));
+    secrets.push(
+        callback_path(&status)
+            .trim_start_matches("/callback/")
+            .to_owned(),
+    );
     Browser::new().visit(&redirect).await.unwrap();
     assert_eq!(settled(&connector).await.state, FlowState::Connected);
     connector.key_info().await.unwrap();
@@ -72,19 +85,23 @@ async fn no_secret_reaches_the_log() {
     // flow: refused, and logged without their code.
     let forged_code = "forged-deep-link-code-4711";
     secrets.push(forged_code.to_owned());
-    let hostile = format!("io.github.openrouterconnect:/callback?code={forged_code}&state=x");
+    let hostile = format!("io.github.openrouterconnect:/callback?code={forged_code}");
     assert!(connector.deliver_deep_link(&hostile).is_err());
     let status = connector
         .connect(ConnectOptions {
             way_back: openrouter_connect_core::WayBack::DeepLink {
                 callback_url: "io.github.openrouterconnect:/callback".into(),
+                relay_url: None,
             },
             ..ConnectOptions::default()
         })
         .await
         .unwrap();
     assert!(connector.deliver_deep_link(&hostile).is_err());
-    secrets.push(query_value(&auth_url(&status), "state"));
+    let FlowState::AwaitingCallback { callback_url, .. } = &status.state else {
+        panic!("not waiting");
+    };
+    secrets.push(callback_url.rsplit('/').next().unwrap().to_owned());
     connector.cancel().await.unwrap();
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

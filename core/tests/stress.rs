@@ -23,32 +23,38 @@ const REQUESTS_PER_CLIENT: usize = 150;
 
 /// The wrong requests, by kind; `None` means the client sends its bytes
 /// slowly, one at a time, and never finishes.
-fn wrong_request(kind: usize, port: u16, code: &str) -> Option<Vec<u8>> {
+fn wrong_request(kind: usize, port: u16, path: &str, code: &str) -> Option<Vec<u8>> {
     let host = format!("Host: 127.0.0.1:{port}\r\n");
     let request = match kind % 10 {
         0 => format!("GET /{} HTTP/1.1\r\n{host}\r\n", kind * 7919).into_bytes(),
         1 => format!(
-            "GET /callback HTTP/1.1\r\n{host}X-Big: {}\r\n\r\n",
+            "GET {path} HTTP/1.1\r\n{host}X-Big: {}\r\n\r\n",
             "a".repeat(20_000)
         )
         .into_bytes(),
         2 => format!(
-            "GET /callback?code={code}&state={} HTTP/1.1\r\n{host}\r\n",
+            "GET {path}?code={code}&pad={} HTTP/1.1\r\n{host}\r\n",
             "s".repeat(30_000)
         )
         .into_bytes(),
         3 => {
-            let mut bytes = b"GET /callback?code=\xff\xfe&state=\xc3\x28 HTTP/1.1\r\n".to_vec();
+            let mut bytes = format!("GET {path}?code=").into_bytes();
+            bytes.extend_from_slice(b"\xff\xfe&error=\xc3\x28 HTTP/1.1\r\n");
             bytes.extend_from_slice(host.as_bytes());
             bytes.extend_from_slice(b"\r\n");
             bytes
         }
-        4 => format!("GET /callback?code={code}&state=wrong-{kind} HTTP/1.1\r\n{host}\r\n")
+        4 => match kind % 3 {
+            // The answer, or a denial, anywhere but at the flow's secret.
+            0 => format!("GET /callback?code={code} HTTP/1.1\r\n{host}\r\n"),
+            1 => format!("GET /callback/wrong-{kind}?error=access_denied HTTP/1.1\r\n{host}\r\n"),
+            _ => format!("GET /callback?error=access_denied HTTP/1.1\r\n{host}\r\n"),
+        }
+        .into_bytes(),
+        5 => format!("POST {path}?code={code} HTTP/1.1\r\n{host}Content-Length: 4\r\n\r\nbody")
             .into_bytes(),
-        5 => format!("POST /callback?code={code} HTTP/1.1\r\n{host}Content-Length: 4\r\n\r\nbody")
-            .into_bytes(),
-        6 => format!("DELETE /callback HTTP/1.1\r\n{host}\r\n").into_bytes(),
-        7 => format!("HEAD /callback?code={code} HTTP/1.1\r\n{host}\r\n").into_bytes(),
+        6 => format!("DELETE {path} HTTP/1.1\r\n{host}\r\n").into_bytes(),
+        7 => format!("HEAD {path}?code={code} HTTP/1.1\r\n{host}\r\n").into_bytes(),
         8 => b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n".to_vec(),
         _ => return None,
     };
@@ -119,6 +125,7 @@ async fn a_flood_of_wrong_requests_leaves_the_flow_able_to_connect() {
     let port = callback_port(&status);
     let redirect = approved_redirect(&status).await;
     let code = query_value(&redirect, "code");
+    let path = callback_path(&status);
     let memory_before = resident_kib();
 
     let flooding = Arc::new(AtomicBool::new(true));
@@ -136,11 +143,12 @@ async fn a_flood_of_wrong_requests_leaves_the_flow_able_to_connect() {
     let mut clients = Vec::new();
     for client in 0..CLIENTS {
         let code = code.clone();
+        let path = path.clone();
         clients.push(tokio::spawn(async move {
             let mut statuses = Vec::new();
             for n in 0..REQUESTS_PER_CLIENT {
                 let kind = client * REQUESTS_PER_CLIENT + n;
-                statuses.push(send(port, wrong_request(kind, port, &code)).await);
+                statuses.push(send(port, wrong_request(kind, port, &path, &code)).await);
             }
             statuses
         }));

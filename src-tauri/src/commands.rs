@@ -32,8 +32,11 @@ pub async fn connect(
             },
             None => WayBack::Loopback,
         },
+        // The relay page's scheme way forwards to `<identifier>:/callback`,
+        // the app's deep-link callback.
         CallbackMode::DeepLink => WayBack::DeepLink {
             callback_url: state.deep_link_callback.clone(),
+            relay_url: state.relay_url.clone(),
         },
         CallbackMode::Paste => WayBack::Paste,
     };

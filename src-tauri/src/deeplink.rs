@@ -3,19 +3,42 @@
 //! the command line of a cold start. Each one is untrusted and goes
 //! through the core's checks.
 
+use openrouter_connect_core::{Error, FlowState};
 use tauri::{AppHandle, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::state::{AppState, focus_main_window};
 
-/// Hands every URL to the waiting flow.
+/// What the panel says of a link that came when no flow waited: most
+/// often the app was closed (or the attempt cancelled) while the browser
+/// was away, and the link started it again.
+const LATE_LINK: &str = "An answer from the browser arrived, but no connection attempt was waiting for it. Click Connect to start again.";
+
+/// Hands every URL to the waiting flow. A link the flow turns away (a
+/// stray, or a forgery without the flow's secret) changes nothing; the
+/// core has logged it.
 pub fn deliver(app: &AppHandle, urls: &[url::Url]) {
     let state = app.state::<AppState>();
     for url in urls {
-        if state.connector.deliver_deep_link(url.as_str()).is_ok() {
-            focus_main_window(app);
+        match state.connector.deliver_deep_link(url.as_str()) {
+            Ok(()) => focus_main_window(app),
+            // Only when nothing waits at all: during a loopback flow, a
+            // link is a stray like any other.
+            Err(Error::NoFlow) if !flow_in_progress(&state) => state.update(app, |facts| {
+                facts
+                    .store_notice
+                    .get_or_insert_with(|| LATE_LINK.to_owned());
+            }),
+            Err(_) => {}
         }
     }
+}
+
+fn flow_in_progress(state: &AppState) -> bool {
+    matches!(
+        state.connector.status().state,
+        FlowState::AwaitingCallback { .. } | FlowState::Exchanging
+    )
 }
 
 /// Listens for deep links and takes the one the app may have been

@@ -27,11 +27,13 @@ pub struct AppState {
     pub connector: Connector,
     pub base_url: String,
     pub custom_base_url: bool,
-    /// `<scheme>:/callback`, the deep-link way back.
+    /// `<scheme>:/callback`, the deep-link way back; each flow adds its
+    /// secret (`/<secret>`).
     pub deep_link_callback: String,
     pub default_label: String,
     pub paste_suggested: Option<&'static str>,
-    /// The relay page loopback flows go through, when one is configured.
+    /// The relay page loopback and deep-link flows go through, when one
+    /// is configured.
     pub relay_url: Option<url::Url>,
     facts: Mutex<PanelFacts>,
 }

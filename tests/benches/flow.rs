@@ -136,7 +136,7 @@ fn raw_loopback(n: usize) -> Vec<Duration> {
     timed(n, || {
         let mut stream = TcpStream::connect(address).unwrap();
         stream
-            .write_all(b"GET /callback?code=x&state=y HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .write_all(b"GET /callback?code=x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             .unwrap();
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).unwrap();

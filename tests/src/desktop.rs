@@ -36,6 +36,10 @@ pub struct DesktopOptions {
     pub deep_link_handler: Option<String>,
     /// More environment for the app, such as `SSH_CONNECTION`.
     pub env: Vec<(String, String)>,
+    /// The fake OpenRouter echoes a `state` on every redirect, as some
+    /// clients assume, instead of the documented redirect without one
+    /// (`FakeOpenRouter::set_echo_state`): the app must work either way.
+    pub echo_state: bool,
 }
 
 impl Default for DesktopOptions {
@@ -46,6 +50,7 @@ impl Default for DesktopOptions {
             app: None,
             deep_link_handler: None,
             env: Vec::new(),
+            echo_state: false,
         }
     }
 }
@@ -168,6 +173,7 @@ impl Desktop {
         .expect("runtime folder");
 
         let fake = FakeOpenRouter::start().await;
+        fake.set_echo_state(options.echo_state);
         let (display, display_name) = start_display();
         let port = free_port();
         let native_port = free_port();
@@ -250,7 +256,13 @@ impl Desktop {
 
     /// Starts the app and waits for its panel to show a state.
     pub async fn launch(&self) -> Session {
-        let session = Session::start(&self.driver_url, &self.app.to_string_lossy())
+        self.launch_with(&[]).await
+    }
+
+    /// Starts the app with `args` on its command line, as the desktop
+    /// starts it for a link of its scheme when it is not running.
+    pub async fn launch_with(&self, args: &[&str]) -> Session {
+        let session = Session::start(&self.driver_url, &self.app.to_string_lossy(), args)
             .await
             .expect("the app starts under WebDriver");
         for _ in 0..300 {
@@ -277,6 +289,34 @@ impl Desktop {
             .env("HOME", &self.home)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// Hands `url` to the app the way a desktop hands over a link of the
+    /// app's scheme: a second launch of the app binary on this desktop's
+    /// display and bus, which passes the URL to the running app and exits.
+    /// Says whether that launch succeeded.
+    pub fn open_link(&self, url: &str) -> bool {
+        let bus = std::fs::read_to_string(self.dir.join("bus")).expect("the session's bus");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("second-launch.log"))
+            .expect("log file");
+        Command::new(&self.app)
+            .arg(url)
+            .env("DBUS_SESSION_BUS_ADDRESS", bus.trim())
+            .env("HOME", &self.home)
+            .env("XDG_DATA_HOME", self.home.join(".local/share"))
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("XDG_CACHE_HOME", self.home.join(".cache"))
+            .env("XDG_RUNTIME_DIR", self.dir.join("run"))
+            .env("DISPLAY", &self.display_name)
+            .env("NO_AT_BRIDGE", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
             .status()
             .is_ok_and(|status| status.success())
     }

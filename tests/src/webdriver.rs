@@ -11,12 +11,13 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts the app at `application` through the driver at `driver`.
-    pub async fn start(driver: &str, application: &str) -> Result<Session, String> {
+    /// Starts the app at `application`, with `args` on its command line,
+    /// through the driver at `driver`.
+    pub async fn start(driver: &str, application: &str, args: &[&str]) -> Result<Session, String> {
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "tauri:options".to_owned(),
-            json!({ "application": application }),
+            json!({ "application": application, "args": args }),
         );
         // WebKitWebDriver now and then never answers a new session on a
         // busy machine: bounded, and tried again once.

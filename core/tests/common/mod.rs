@@ -86,6 +86,17 @@ pub fn callback_port(status: &Status) -> u16 {
     }
 }
 
+/// The path of the flow's callback URL, its secret included
+/// (`/callback/<secret>` for loopback).
+pub fn callback_path(status: &Status) -> String {
+    match &status.state {
+        FlowState::AwaitingCallback { callback_url, .. } => {
+            url::Url::parse(callback_url).unwrap().path().to_owned()
+        }
+        other => panic!("not awaiting a callback: {other:?}"),
+    }
+}
+
 /// Waits until the flow has ended (connected, disconnected or failed).
 /// The bound only keeps a broken test from hanging.
 pub async fn settled(connector: &Connector) -> Status {
@@ -104,7 +115,7 @@ pub async fn settled(connector: &Connector) -> Status {
 }
 
 /// Approves the flow's consent page and returns the way back (the
-/// callback with `code` and `state`), without going there.
+/// callback URL with `code` added), without going there.
 pub async fn approved_redirect(status: &Status) -> String {
     fake_openrouter::Browser::new()
         .consent(&auth_url(status), fake_openrouter::Decision::Approve)

@@ -151,15 +151,12 @@ async fn a_deep_link_from_a_second_launch_completes_the_flow() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let desktop = Desktop::start("deep-link", DesktopOptions::default()).await;
     let session = desktop.launch().await;
-    session
-        .js("document.querySelector('[data-testid=\"callback-mode\"] input[value=\"deepLink\"]').click(); return true;")
-        .await
-        .unwrap();
+    choose_deep_link(&session).await;
     let key = connect_in_panel(&desktop, &session).await;
     assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
     let browsed = std::fs::read_to_string(desktop.dir.join("browser.log")).unwrap();
     assert!(
-        browsed.contains("callback_url=io.github.openrouterconnect%3A%2Fcallback"),
+        browsed.contains("callback_url=io.github.openrouterconnect%3A%2Fcallback%2F"),
         "{browsed}"
     );
     assert!(desktop.log().contains("deep link accepted"));
@@ -397,9 +394,9 @@ async fn a_failed_reconnect_keeps_the_old_key_working() {
 }
 
 #[tokio::test]
-async fn an_expired_code_and_a_wrong_state_each_say_what_happened() {
+async fn an_expired_code_says_what_happened_and_connect_starts_afresh() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let desktop = Desktop::for_user("expired-and-state", UserAction::Hold).await;
+    let desktop = Desktop::for_user("expired", UserAction::Hold).await;
     let session = desktop.launch().await;
     session.click("connect").await.unwrap();
     let first = wait_for_redirect(&desktop, None).await;
@@ -411,16 +408,11 @@ async fn an_expired_code_and_a_wrong_state_each_say_what_happened() {
     assert!(message.contains("expired"), "{message}");
     shot(&session, "failed-code-expired").await;
 
-    // Try again; a forged state is turned away and the flow keeps waiting.
+    // Try again: a new flow, with a secret of its own.
     session.click("connect").await.unwrap();
     let second = wait_for_redirect(&desktop, Some(&first)).await;
-    let forged = fake_openrouter::browser::with_param(&second, "state", "forged");
-    let page = Browser::new().visit(&forged).await.unwrap();
-    assert_eq!(page.status, 400);
-    assert!(page.body.contains("did not belong"), "{}", page.body);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(session.state().await.unwrap(), "awaiting");
-
+    let secret = |url: &str| url::Url::parse(url).unwrap().path().to_owned();
+    assert_ne!(secret(&first), secret(&second));
     let page = Browser::new().visit(&second).await.unwrap();
     assert!(
         page.body.contains("Connected to OpenRouter"),
@@ -430,6 +422,201 @@ async fn an_expired_code_and_a_wrong_state_each_say_what_happened() {
     session.wait_for_state("connected").await.unwrap();
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
+}
+
+const SCHEME_CALLBACK: &str = "io.github.openrouterconnect:/callback";
+
+/// A forged secret of the real one's length and alphabet.
+fn wrong_secret() -> String {
+    "A".repeat(43)
+}
+
+/// The fake's two modes: the documented one, and the one that echoes a
+/// `state` on every redirect.
+fn fake_modes() -> [(bool, &'static str); 2] {
+    [(false, "documented"), (true, "echo")]
+}
+
+/// Waits until the test browser stopped before the way back, and checks
+/// that the redirect carries a `state` exactly when the fake echoes one.
+async fn held_redirect(desktop: &Desktop, echo: bool) -> String {
+    let redirect = wait_for_redirect(desktop, None).await;
+    let state = url::Url::parse(&redirect)
+        .unwrap()
+        .query_pairs()
+        .any(|(name, _)| name == "state");
+    assert_eq!(state, echo, "{redirect}");
+    redirect
+}
+
+/// After a forgery: the panel still waits, and nothing was exchanged.
+async fn assert_still_waiting(desktop: &Desktop, session: &Session, what: &str) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(session.state().await.unwrap(), "awaiting", "{what}");
+    assert_eq!(desktop.fake.exchange_count(), 0, "{what}");
+}
+
+/// Over loopback, in both of the fake's modes: forged answers without
+/// the flow's secret (the real code at the bare callback path, denials
+/// there, at a wrong secret and through the app's scheme) are turned
+/// away, and the real answer still connects.
+#[tokio::test]
+async fn loopback_turns_forged_answers_away_and_connects_in_both_modes() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    for (echo, mode) in fake_modes() {
+        let desktop = Desktop::start(
+            &format!("loopback-{mode}"),
+            DesktopOptions {
+                user: UserAction::Hold,
+                echo_state: echo,
+                ..DesktopOptions::default()
+            },
+        )
+        .await;
+        let session = desktop.launch().await;
+        session.click("connect").await.unwrap();
+        let redirect = held_redirect(&desktop, echo).await;
+        let answer = url::Url::parse(&redirect).unwrap();
+        let port = answer.port().unwrap();
+        assert!(answer.path().starts_with("/callback/"), "{redirect}");
+        let code = answer
+            .query_pairs()
+            .find(|(name, _)| name == "code")
+            .unwrap()
+            .1
+            .into_owned();
+
+        let wrong = wrong_secret();
+        for forged in [
+            format!("/callback?code={code}"),
+            format!("/callback/{wrong}?code={code}"),
+            "/callback?error=access_denied".to_owned(),
+            format!("/callback/{wrong}?error=access_denied"),
+        ] {
+            let page = Browser::new()
+                .visit(&format!("http://127.0.0.1:{port}{forged}"))
+                .await
+                .unwrap();
+            assert_eq!(page.status, 404, "{forged}");
+            assert_still_waiting(&desktop, &session, &forged).await;
+        }
+        // A loopback flow takes no link of the app's scheme at all.
+        assert!(desktop.open_link(&format!("{SCHEME_CALLBACK}?error=access_denied")));
+        assert_still_waiting(&desktop, &session, "a forged deep-link denial").await;
+
+        let page = Browser::new().visit(&redirect).await.unwrap();
+        assert!(
+            page.body.contains("Connected to OpenRouter"),
+            "{}",
+            page.body
+        );
+        session.wait_for_state("connected").await.unwrap();
+        assert!(desktop.log().contains("deep link refused"));
+        assert!(
+            session
+                .text("store-notice")
+                .await
+                .unwrap_or_default()
+                .is_empty(),
+            "a stray link during a flow is no news to the user"
+        );
+        desktop.assert_no_secret_leaks(&session).await;
+        session.quit().await.unwrap();
+    }
+}
+
+/// Through the app's scheme, handed over by a second launch as the
+/// desktop does, in both of the fake's modes: links without the flow's
+/// secret, denials among them, are turned away; the real one connects.
+#[tokio::test]
+async fn a_deep_link_turns_forged_links_away_and_connects_in_both_modes() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    for (echo, mode) in fake_modes() {
+        let desktop = Desktop::start(
+            &format!("deep-link-{mode}"),
+            DesktopOptions {
+                user: UserAction::Hold,
+                echo_state: echo,
+                ..DesktopOptions::default()
+            },
+        )
+        .await;
+        let session = desktop.launch().await;
+        choose_deep_link(&session).await;
+        session.click("connect").await.unwrap();
+        let redirect = held_redirect(&desktop, echo).await;
+        assert!(
+            redirect.starts_with(&format!("{SCHEME_CALLBACK}/")),
+            "{redirect}"
+        );
+        let (_, query) = redirect.split_once('?').unwrap();
+        let wrong = wrong_secret();
+        for forged in [
+            format!("{SCHEME_CALLBACK}?{query}"),
+            format!("{SCHEME_CALLBACK}/{wrong}?{query}"),
+            format!("{SCHEME_CALLBACK}?error=access_denied"),
+            format!("{SCHEME_CALLBACK}/{wrong}?error=access_denied"),
+        ] {
+            assert!(desktop.open_link(&forged), "{forged}");
+            assert_still_waiting(&desktop, &session, &forged).await;
+        }
+        assert!(desktop.open_link(&redirect));
+        session.wait_for_state("connected").await.unwrap();
+        let log = desktop.log();
+        assert!(log.contains("deep link refused"), "{log}");
+        assert!(log.contains("deep link accepted"), "{log}");
+        desktop.assert_no_secret_leaks(&session).await;
+        session.quit().await.unwrap();
+    }
+}
+
+/// A link of the app's scheme that starts the app (a cold start: the app
+/// was closed while the browser was away) finds no flow waiting: the app
+/// starts as it was, turns the link away, says so, and exchanges nothing.
+#[tokio::test]
+async fn a_link_that_starts_the_app_finds_no_flow_and_is_turned_away() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::for_user("deep-link-cold-start", UserAction::Hold).await;
+    let session = desktop.launch().await;
+    choose_deep_link(&session).await;
+    session.click("connect").await.unwrap();
+    let redirect = wait_for_redirect(&desktop, None).await;
+    session.quit().await.unwrap();
+
+    let session = desktop.launch_with(&[&redirect]).await;
+    assert_eq!(session.state().await.unwrap(), "disconnected");
+    let mut refused = false;
+    for _ in 0..50 {
+        let log = desktop.log();
+        if log
+            .lines()
+            .any(|l| l.contains("deep link refused") && l.contains("no-flow"))
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "{}", desktop.log());
+    let notice = wait_for_text(
+        &session,
+        "store-notice",
+        "no connection attempt was waiting",
+    )
+    .await;
+    assert!(notice.contains("Click Connect"), "{notice}");
+    shot(&session, "late-link").await;
+    assert_eq!(desktop.fake.exchange_count(), 0);
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
+
+/// Chooses the deep link as the way back in the panel's options.
+async fn choose_deep_link(session: &Session) {
+    session
+        .js("document.querySelector('[data-testid=\"callback-mode\"] input[value=\"deepLink\"]').click(); return true;")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -528,27 +715,34 @@ async fn the_installed_package_takes_its_deep_link_through_the_desktop() {
         "{text}"
     );
 
-    for (name, handler) in [
-        ("installed-xdg-open", "xdg-open"),
-        ("installed-gio-open", "gio open"),
-    ] {
+    let ways = [("xdg-open", "xdg-open"), ("gio-open", "gio open")];
+    for ((name, handler), (echo, mode)) in ways
+        .into_iter()
+        .flat_map(|way| fake_modes().map(|mode| (way, mode)))
+    {
         let desktop = Desktop::start(
-            name,
+            &format!("installed-{name}-{mode}"),
             DesktopOptions {
                 app: Some(PathBuf::from("/usr/bin/openrouter-connect")),
                 deep_link_handler: Some(handler.to_owned()),
+                echo_state: echo,
                 ..DesktopOptions::default()
             },
         )
         .await;
         let session = desktop.launch().await;
-        session
-            .js("document.querySelector('[data-testid=\"callback-mode\"] input[value=\"deepLink\"]').click(); return true;")
-            .await
-            .unwrap();
+        choose_deep_link(&session).await;
         session.click("connect").await.unwrap();
         session.wait_for_state("connected").await.unwrap();
-        assert!(desktop.log().contains("deep link accepted"), "{handler}");
+        assert!(
+            desktop.log().contains("deep link accepted"),
+            "{handler} {mode}"
+        );
+        let redirect = desktop.last_redirect().expect("the way back");
+        assert!(
+            redirect.starts_with(&format!("{SCHEME_CALLBACK}/")),
+            "{redirect}"
+        );
         desktop.assert_no_secret_leaks(&session).await;
         session.quit().await.unwrap();
         assert_exits_within_two_seconds(&desktop).await;
