@@ -10,6 +10,9 @@ pub mod browser;
 #[cfg(target_os = "linux")]
 pub mod desktop;
 pub mod fake;
+/// The relay page in headless Chromium: Linux, as the rest of the harness.
+#[cfg(target_os = "linux")]
+pub mod relay_site;
 #[cfg(target_os = "linux")]
 pub mod webdriver;
 

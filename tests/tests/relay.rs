@@ -8,25 +8,19 @@
 #![cfg(target_os = "linux")]
 
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, header};
 use axum::routing::get;
+use fake_openrouter::relay_site::{Chromium, REFUSED_TITLE, listen, serve_relay};
 use fake_openrouter::{Browser, Decision, FakeOpenRouter};
-use fantoccini::{Client, ClientBuilder, Locator};
 use openrouter_connect_core::{
     Attribution, ClientConfig, ConnectOptions, Connector, FlowConfig, FlowState, MemoryStore,
     OpenRouterClient, WayBack,
 };
-use serde_json::json;
-
-const REFUSED_TITLE: &str = "Could not return to the app";
 
 /// The app's scheme, as written in `relay/relay.js`.
 const SCHEME: &str = "io.github.openrouterconnect";
@@ -34,21 +28,6 @@ const SCHEME: &str = "io.github.openrouterconnect";
 /// A secret of the shape the app draws (43 characters of base64url), and
 /// never the one of a real flow.
 const SECRET: &str = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
-
-/// Serves `relay/` as its developer's site would, on loopback.
-async fn serve_relay() -> SocketAddr {
-    async fn file(Path(name): Path<String>) -> impl IntoResponse {
-        let kind = match name.as_str() {
-            "index.html" => "text/html; charset=utf-8",
-            "relay.js" => "text/javascript; charset=utf-8",
-            _ => return Err(StatusCode::NOT_FOUND),
-        };
-        let path = format!("{}/../relay/{name}", env!("CARGO_MANIFEST_DIR"));
-        let body = std::fs::read(path).map_err(|_| StatusCode::NOT_FOUND)?;
-        Ok(([(header::CONTENT_TYPE, kind)], body))
-    }
-    listen(Router::new().route("/relay/{name}", get(file))).await
-}
 
 /// What reached a stand-in for the app's loopback listener.
 #[derive(Default)]
@@ -79,13 +58,6 @@ async fn serve_capture() -> (SocketAddr, Arc<Mutex<Seen>>) {
         .route("/callback/{secret}", get(callback))
         .with_state(seen.clone());
     (listen(app).await, seen)
-}
-
-async fn listen(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    address
 }
 
 /// A connector against `fake`, with nothing stored.
@@ -181,103 +153,6 @@ fn assert_waiting(connector: &Connector, after: &str) {
         matches!(state, FlowState::AwaitingCallback { .. }),
         "after {after}: {state:?}"
     );
-}
-
-/// Headless Chromium through chromedriver, each test its own profile.
-struct Chromium {
-    client: Client,
-    driver: Child,
-    profile: std::path::PathBuf,
-}
-
-impl Chromium {
-    async fn start() -> Chromium {
-        let port = fake_openrouter::desktop::free_port();
-        // A process group of its own, so that Chromium goes with it.
-        let mut driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("chromedriver runs (make test installs chromium-driver)");
-        let profile = std::env::temp_dir().join(format!("openrouter-connect-relay-{port}"));
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".to_owned(),
-            json!({
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         format!("--user-data-dir={}", profile.display())],
-            }),
-        );
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if let Ok(client) = ClientBuilder::native()
-                .capabilities(capabilities.clone())
-                .connect(&url)
-                .await
-            {
-                return Chromium {
-                    client,
-                    driver,
-                    profile,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        fake_openrouter::desktop::kill_group(driver.id());
-        let _ = driver.wait();
-        panic!("no chromedriver session");
-    }
-
-    /// Waits up to 5 s for a title that `done` accepts; the last one seen.
-    async fn title_until(&self, done: impl Fn(&str) -> bool) -> String {
-        let mut now = String::new();
-        for _ in 0..100 {
-            now = self.client.title().await.unwrap();
-            if done(&now) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        now
-    }
-
-    async fn title_becomes(&self, title: &str) -> String {
-        self.title_until(|now| now == title).await
-    }
-
-    async fn js(&self, script: &str) -> serde_json::Value {
-        self.client.execute(script, Vec::new()).await.unwrap()
-    }
-
-    /// What the page's own `destination` makes of `search`.
-    async fn destination(&self, search: &str) -> serde_json::Value {
-        self.client
-            .execute("return destination(arguments[0]);", vec![json!(search)])
-            .await
-            .unwrap()
-    }
-
-    async fn approve(&self, auth_url: &str) {
-        self.client.goto(auth_url).await.unwrap();
-        self.client
-            .find(Locator::Css("button[value=approve]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-    }
-}
-
-impl Drop for Chromium {
-    fn drop(&mut self) {
-        fake_openrouter::desktop::kill_group(self.driver.id());
-        let _ = self.driver.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
 }
 
 /// The loopback way by the relay page, approved in Chromium.

@@ -116,8 +116,8 @@ impl Browser {
     }
 
     /// Loads the consent page, presses the button, and returns the URL the
-    /// answer redirects to (the callback with `code` and `state`, or with
-    /// `error`), without visiting it.
+    /// answer redirects to (the callback with `code`, or with `error`,
+    /// and a `state` when the fake echoes one), without visiting it.
     pub async fn consent(
         &self,
         auth_url: &str,
