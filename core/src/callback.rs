@@ -94,11 +94,19 @@ pub fn parse_pasted_code(text: &str) -> Result<AuthCode, Error> {
 /// The longest deep link accepted; a real one is a few hundred bytes.
 const MAX_DEEP_LINK_LEN: usize = 4096;
 
-/// A deep link taken apart: the path it was sent to and its query.
-#[derive(Debug, PartialEq, Eq)]
+/// A deep link taken apart: the path it was sent to and its query. The
+/// path may hold a flow's secret and the query a code, so neither is
+/// printed by `Debug`.
+#[derive(PartialEq, Eq)]
 pub struct DeepLink {
     pub path: String,
     pub query: String,
+}
+
+impl std::fmt::Debug for DeepLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeepLink([redacted])")
+    }
 }
 
 /// Takes apart a URL that arrived through the app's scheme, if it is

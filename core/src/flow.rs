@@ -107,11 +107,24 @@ impl ConnectOptions {
         if let WayBack::DeepLink { callback_url, .. } = &self.way_back {
             let url = url::Url::parse(callback_url)
                 .map_err(|_| Error::InvalidOption("The deep-link address is not a valid URL."))?;
-            if matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+            // The flow's secret is added to the path: a query or a
+            // fragment would swallow it.
+            if matches!(url.scheme(), "http" | "https")
+                || url.query().is_some()
+                || url.fragment().is_some()
+            {
                 return Err(Error::InvalidOption(
-                    "The deep-link address must use the app's own scheme, without a query.",
+                    "The deep-link address must use the app's own scheme, without a query or fragment.",
                 ));
             }
+        }
+        let relay_url = match &self.way_back {
+            WayBack::Relay { relay_url } => Some(relay_url),
+            WayBack::DeepLink { relay_url, .. } => relay_url.as_ref(),
+            WayBack::Loopback | WayBack::Paste => None,
+        };
+        if let Some(relay_url) = relay_url {
+            crate::config::parse_relay_url(relay_url.as_str())?;
         }
         if let Some(label) = &self.key_label {
             if label.trim().is_empty()
@@ -127,8 +140,9 @@ impl ConnectOptions {
     }
 }
 
-/// Where the flow is, as a UI shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Where the flow is, as a UI shows it. Its `Debug` leaves out the two
+/// URLs of a waiting flow: both hold the flow's callback secret.
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(
     tag = "state",
     rename_all = "camelCase",
@@ -149,6 +163,23 @@ pub enum FlowState {
     Failed {
         error: ErrorView,
     },
+}
+
+impl std::fmt::Debug for FlowState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlowState::Disconnected => f.write_str("Disconnected"),
+            FlowState::AwaitingCallback { expires_at_ms, .. } => f
+                .debug_struct("AwaitingCallback")
+                .field("auth_url", &"[redacted]")
+                .field("callback_url", &"[redacted]")
+                .field("expires_at_ms", expires_at_ms)
+                .finish(),
+            FlowState::Exchanging => f.write_str("Exchanging"),
+            FlowState::Connected => f.write_str("Connected"),
+            FlowState::Failed { error } => f.debug_struct("Failed").field("error", error).finish(),
+        }
+    }
 }
 
 /// The public view of the connection: the flow's state and the stored
@@ -298,8 +329,9 @@ impl Connector {
         self.inner.status.subscribe()
     }
 
-    /// Starts a flow: listens on loopback and returns the status with the
-    /// consent page's URL, for the caller to open in the system browser.
+    /// Starts a flow (for loopback, listens on `127.0.0.1`) and returns
+    /// the status with the consent page's URL, for the caller to open in
+    /// the system browser.
     /// While a flow waits, it returns that flow's status again (the same
     /// URL) instead of starting a second one.
     pub async fn connect(&self, options: ConnectOptions) -> Result<Status, Error> {
@@ -337,48 +369,43 @@ impl Connector {
         let pkce = Pkce::generate()?;
         let secret = generate_callback_secret()?;
         let secret = secret.expose_secret();
-        // The URL answers must come to; for a deep link, the one the
-        // system hands to the app.
-        let deep_link_url = match &options.way_back {
-            WayBack::DeepLink { callback_url, .. } => {
-                Some(format!("{}/{secret}", callback_url.trim_end_matches('/')))
+        // The path an answer must come to and, for the ways that need no
+        // listener, the consent's `callback_url` and how the answer comes.
+        let (path, without_listener) = match &options.way_back {
+            WayBack::Loopback | WayBack::Relay { .. } => {
+                (Some(format!("{CALLBACK_PATH}/{secret}")), None)
             }
-            _ => None,
-        };
-        let path = match (&options.way_back, &deep_link_url) {
-            (WayBack::Paste, _) => None,
-            (_, Some(url)) => Some(deep_link_path(url)?),
-            (_, None) => Some(format!("{CALLBACK_PATH}/{secret}")),
-        };
-        let (gate, arrival) = Gate::new(path);
-        let gate = Arc::new(gate);
-        let (loopback, callback_url, way) = match (&options.way_back, deep_link_url) {
-            (WayBack::Loopback, _) => {
-                let loopback = Loopback::bind(&self.inner.config.loopback, gate.clone()).await?;
-                let callback_url = loopback.callback_url();
-                (Some(loopback), callback_url, Way::Loopback)
-            }
-            (WayBack::Relay { relay_url }, _) => {
-                let loopback = Loopback::bind(&self.inner.config.loopback, gate.clone()).await?;
-                let port = loopback.port().to_string();
-                let callback_url = relay_callback(relay_url, &[("port", &port), ("s", secret)]);
-                (Some(loopback), callback_url, Way::Loopback)
-            }
-            (
-                WayBack::DeepLink {
-                    callback_url: base,
-                    relay_url,
-                },
-                Some(url),
-            ) => {
+            WayBack::DeepLink {
+                callback_url: base,
+                relay_url,
+            } => {
+                // The URL the system hands to the app.
+                let url = format!("{}/{secret}", base.trim_end_matches('/'));
+                let path = deep_link_path(&url, secret)?;
                 let callback_url = match relay_url {
                     Some(relay_url) => relay_callback(relay_url, &[("to", "app"), ("s", secret)]),
                     None => url,
                 };
                 let way = Way::DeepLink { base: base.clone() };
-                (None, callback_url, way)
+                (Some(path), Some((callback_url, way)))
             }
-            _ => (None, String::new(), Way::Paste),
+            WayBack::Paste => (None, Some((String::new(), Way::Paste))),
+        };
+        let (gate, arrival) = Gate::new(path);
+        let gate = Arc::new(gate);
+        let (loopback, callback_url, way) = match without_listener {
+            Some((callback_url, way)) => (None, callback_url, way),
+            None => {
+                let loopback = Loopback::bind(&self.inner.config.loopback, gate.clone()).await?;
+                let callback_url = match &options.way_back {
+                    WayBack::Relay { relay_url } => {
+                        let port = loopback.port().to_string();
+                        relay_callback(relay_url, &[("port", &port), ("s", secret)])
+                    }
+                    _ => loopback.callback_url(),
+                };
+                (Some(loopback), callback_url, Way::Loopback)
+            }
         };
         let paste = way == Way::Paste;
         let auth_url = self
@@ -676,11 +703,16 @@ impl Flow {
     }
 }
 
-/// The path of a deep-link URL the flow built itself.
-fn deep_link_path(url: &str) -> Result<String, Error> {
+/// The path of a deep-link URL the flow built itself, which must end
+/// with the secret: answers are judged by their path alone.
+fn deep_link_path(url: &str, secret: &str) -> Result<String, Error> {
     url::Url::parse(url)
+        .ok()
         .map(|url| url.path().to_owned())
-        .map_err(|_| Error::InvalidOption("The deep-link address is not a valid URL."))
+        .filter(|path| path.ends_with(&format!("/{secret}")))
+        .ok_or(Error::InvalidOption(
+            "The deep-link address must be one whose path the flow's secret can extend.",
+        ))
 }
 
 /// The relay page's address for one flow: where the page forwards the
@@ -755,6 +787,31 @@ mod tests {
                 matches!(bad.validate(), Err(Error::InvalidOption(_))),
                 "{bad:?}"
             );
+        }
+        // A relay page must pass the same rules as the configured one,
+        // whichever way it forwards to.
+        let relay = |url: &str| url::Url::parse(url).unwrap();
+        for (relay_url, ok) in [
+            ("https://app.example/relay/", true),
+            ("http://app.example/relay/", false),
+            ("https://app.example/relay/?s=planted", false),
+        ] {
+            for way_back in [
+                WayBack::Relay {
+                    relay_url: relay(relay_url),
+                },
+                WayBack::DeepLink {
+                    callback_url: "com.example.app:/callback".into(),
+                    relay_url: Some(relay(relay_url)),
+                },
+            ] {
+                let options = ConnectOptions {
+                    way_back,
+                    ..Default::default()
+                };
+                let checked = options.validate();
+                assert_eq!(checked.is_ok(), ok, "{relay_url}: {checked:?}");
+            }
         }
     }
 

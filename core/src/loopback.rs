@@ -343,11 +343,10 @@ impl Server {
     }
 
     fn host_is_ours(&self, request: &Request<Incoming>) -> bool {
-        let Some(host) = request
-            .headers()
-            .get(hyper::header::HOST)
-            .and_then(|h| h.to_str().ok())
-        else {
+        // Exactly one `Host` (RFC 9112, 3.2): with two, a proxy and this
+        // listener might each read another.
+        let mut hosts = request.headers().get_all(hyper::header::HOST).iter();
+        let (Some(host), None) = (hosts.next().and_then(|h| h.to_str().ok()), hosts.next()) else {
             return false;
         };
         host == format!("127.0.0.1:{}", self.port) || host == format!("localhost:{}", self.port)
@@ -456,18 +455,51 @@ impl AsyncWrite for Prefixed {
     }
 }
 
-/// A path as it may be logged: under the callback path, whatever follows
-/// is left out, since it may be the flow's secret.
-fn loggable_path(path: &str) -> &str {
-    match path.strip_prefix(CALLBACK_PATH) {
-        Some(rest) if !rest.is_empty() => "/callback/…",
-        _ => truncate(path, 64),
+/// A path as it may be logged: its first 64 characters, with every run
+/// of 16 or more characters that could belong to a flow's secret (the
+/// base64url alphabet) left out, wherever in the path it was sent.
+fn loggable_path(path: &str) -> String {
+    let mut logged = String::new();
+    let mut run = String::new();
+    let secret_like = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    for c in truncate(path, 64).chars().chain(std::iter::once('/')) {
+        if secret_like(c) {
+            run.push(c);
+            continue;
+        }
+        logged.push_str(if run.len() >= 16 { "…" } else { &run });
+        run.clear();
+        logged.push(c);
     }
+    logged.pop();
+    logged
 }
 
 fn truncate(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((index, _)) => &text[..index],
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn a_logged_path_holds_no_secret() {
+        let secret = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
+        for (path, logged) in [
+            ("/favicon.ico", "/favicon.ico".to_owned()),
+            ("/callback", "/callback".to_owned()),
+            (&format!("/callback/{secret}"), "/callback/…".to_owned()),
+            (&format!("//callback/{secret}/"), "//callback/…/".to_owned()),
+            (&format!("/CALLBACK/{secret}"), "/CALLBACK/…".to_owned()),
+            (&format!("/%63allback/{secret}"), "/%63allback/…".to_owned()),
+            (&format!("/x{secret}.png"), "/….png".to_owned()),
+        ] {
+            assert_eq!(loggable_path(path), logged, "{path}");
+            assert!(!loggable_path(path).contains(&secret[..16]), "{path}");
+        }
     }
 }

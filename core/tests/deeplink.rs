@@ -146,6 +146,8 @@ async fn a_deep_link_address_must_be_a_private_scheme() {
         "https://example.com/callback",
         "nonsense",
         "app.scheme:/cb?x=1",
+        // A fragment would hold the secret instead of the path.
+        "io.github.openrouterconnect:/callback#x",
     ] {
         let options = ConnectOptions {
             way_back: WayBack::DeepLink {

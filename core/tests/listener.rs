@@ -104,6 +104,12 @@ async fn stray_requests_get_4xx_and_leave_the_flow_waiting() {
                 .into_bytes(),
             421,
         ),
+        (
+            "two Hosts, the second foreign",
+            format!("GET {path}?code={code} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n\r\n")
+                .into_bytes(),
+            421,
+        ),
         ("oversized header", long_header.into_bytes(), 431),
         ("oversized URL", long_url, 431),
         ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), 400),

@@ -101,7 +101,12 @@ async fn no_secret_reaches_the_log() {
     let FlowState::AwaitingCallback { callback_url, .. } = &status.state else {
         panic!("not waiting");
     };
-    secrets.push(callback_url.rsplit('/').next().unwrap().to_owned());
+    let secret = callback_url.rsplit('/').next().unwrap().to_owned();
+    // While the flow waits, its status and the connector print no secret.
+    let printed = format!("{status:?} {connector:?}");
+    assert!(printed.contains("AwaitingCallback"), "{printed}");
+    assert!(!printed.contains(&secret), "{printed}");
+    secrets.push(secret);
     connector.cancel().await.unwrap();
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
