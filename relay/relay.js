@@ -73,6 +73,18 @@ function relay() {
   // The code leaves this page's address and history at once.
   window.history.replaceState(null, '', window.location.pathname);
   if (target.url) {
+    if (target.url.startsWith(`${SCHEME}:`)) {
+      // The browser may ask before it opens the app, and the user may
+      // dismiss that: the address no longer holds the answer, so a link
+      // kept in this page offers it again.
+      const link = document.createElement('a');
+      link.href = target.url;
+      link.textContent = 'Open the app';
+      link.dataset.testid = 'open-app';
+      const text = document.getElementById('text');
+      text.textContent = 'If the app did not open, ';
+      text.append(link, '.');
+    }
     window.location.replace(target.url);
     return;
   }

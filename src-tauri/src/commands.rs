@@ -43,6 +43,7 @@ pub async fn connect(
     state.update(&app, |facts| {
         facts.callback_mode = options.mode;
         facts.browser_error = None;
+        facts.late_link = false;
     });
     let label = options
         .key_label

@@ -12,7 +12,7 @@ use crate::state::{AppState, focus_main_window};
 /// What the panel says of a link that came when no flow waited: most
 /// often the app was closed (or the attempt cancelled) while the browser
 /// was away, and the link started it again.
-const LATE_LINK: &str = "An answer from the browser arrived, but no connection attempt was waiting for it. Click Connect to start again.";
+pub const LATE_LINK: &str = "An answer from the browser arrived, but no connection attempt was waiting for it. Click Connect to start again.";
 
 /// Hands every URL to the waiting flow. A link the flow turns away (a
 /// stray, or a forgery without the flow's secret) changes nothing; the
@@ -22,13 +22,15 @@ pub fn deliver(app: &AppHandle, urls: &[url::Url]) {
     for url in urls {
         match state.connector.deliver_deep_link(url.as_str()) {
             Ok(()) => focus_main_window(app),
-            // Only when nothing waits at all: during a loopback flow, a
-            // link is a stray like any other.
-            Err(Error::NoFlow) if !flow_in_progress(&state) => state.update(app, |facts| {
-                facts
-                    .store_notice
-                    .get_or_insert_with(|| LATE_LINK.to_owned());
-            }),
+            // Said only of what looks like OpenRouter's answer, and only
+            // when nothing waits at all: during a loopback flow a link is
+            // a stray like any other.
+            Err(Error::NoFlow)
+                if looks_like_an_answer(url, &state.deep_link_callback)
+                    && !flow_in_progress(&state) =>
+            {
+                state.update(app, |facts| facts.late_link = true);
+            }
             Err(_) => {}
         }
     }
@@ -39,6 +41,27 @@ fn flow_in_progress(state: &AppState) -> bool {
         state.connector.status().state,
         FlowState::AwaitingCallback { .. } | FlowState::Exchanging
     )
+}
+
+/// A link to `<base>/<secret>` with a code or a denial: the shape of the
+/// answer a flow of this app would have taken.
+fn looks_like_an_answer(url: &url::Url, base: &str) -> bool {
+    let Some(rest) = url
+        .as_str()
+        .strip_prefix(base)
+        .and_then(|rest| rest.strip_prefix('/'))
+    else {
+        return false;
+    };
+    let secret = rest.split(['?', '#']).next().unwrap_or_default();
+    let secret_shaped = secret.len() == 43
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    secret_shaped
+        && url
+            .query_pairs()
+            .any(|(name, _)| name == "code" || name == "error")
 }
 
 /// Listens for deep links and takes the one the app may have been
@@ -135,5 +158,34 @@ mod linux {
             &["default", HANDLER, &format!("x-scheme-handler/{scheme}")],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_an_answer;
+
+    #[test]
+    fn only_an_answer_shaped_link_is_news_to_the_user() {
+        let base = "io.github.openrouterconnect:/callback";
+        let secret = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
+        let url = |text: &str| url::Url::parse(text).unwrap();
+        for answer in [
+            format!("{base}/{secret}?code=abc"),
+            format!("{base}/{secret}?error=access_denied&state=x"),
+        ] {
+            assert!(looks_like_an_answer(&url(&answer), base), "{answer}");
+        }
+        for other in [
+            format!("{base}/{secret}"),
+            format!("{base}/{secret}?x=1"),
+            format!("{base}?code=abc"),
+            format!("{base}/short?code=abc"),
+            format!("{base}/{secret}/more?code=abc"),
+            format!("other.scheme:/callback/{secret}?code=abc"),
+            "io.github.openrouterconnect:/x".to_owned(),
+        ] {
+            assert!(!looks_like_an_answer(&url(&other), base), "{other}");
+        }
     }
 }

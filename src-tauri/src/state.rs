@@ -21,6 +21,9 @@ pub struct PanelFacts {
     /// Where the data key lives; changes when a locked keychain answers
     /// again.
     pub protection: Protection,
+    /// An answer came by deep link when no flow waited; said until the
+    /// next Connect.
+    pub late_link: bool,
 }
 
 pub struct AppState {
@@ -63,6 +66,7 @@ impl AppState {
                 callback_mode: CallbackMode::default(),
                 forgotten: None,
                 protection,
+                late_link: false,
             }),
         }
     }
@@ -81,7 +85,12 @@ impl AppState {
             base_url: self.base_url.clone(),
             custom_base_url: self.custom_base_url,
             browser_error: facts.browser_error.clone(),
-            store_notice: facts.store_notice.clone(),
+            // One notice at a time: the store's, if any, matters more.
+            store_notice: facts.store_notice.clone().or_else(|| {
+                facts
+                    .late_link
+                    .then(|| crate::deeplink::LATE_LINK.to_owned())
+            }),
             default_label: self.default_label.clone(),
             callback_mode: facts.callback_mode,
             paste_suggested: self.paste_suggested,

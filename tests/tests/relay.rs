@@ -268,6 +268,12 @@ async fn a_flow_through_the_relay_page_to_the_apps_scheme(echo_state: bool) {
     assert_ne!(title, REFUSED_TITLE);
     let now = chromium.client.current_url().await.unwrap();
     assert!(!now.as_str().contains(&code), "the code stays in {now}");
+    // Should the browser's prompt to open the app be dismissed, the page
+    // offers the same link again.
+    let offered = chromium
+        .js("const a = document.querySelector('[data-testid=open-app]'); return a ? a.href : null;")
+        .await;
+    assert_eq!(offered.as_str(), Some(deep_link), "{offered}");
     chromium.client.clone().close().await.unwrap();
 }
 

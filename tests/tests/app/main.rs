@@ -607,6 +607,11 @@ async fn a_link_that_starts_the_app_finds_no_flow_and_is_turned_away() {
     assert!(notice.contains("Click Connect"), "{notice}");
     shot(&session, "late-link").await;
     assert_eq!(desktop.fake.exchange_count(), 0);
+    // Said until the next Connect.
+    session.click("connect").await.unwrap();
+    session.wait_for_state("awaiting").await.unwrap();
+    let notice = session.text("store-notice").await.unwrap_or_default();
+    assert!(notice.is_empty(), "{notice}");
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
