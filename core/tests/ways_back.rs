@@ -14,6 +14,13 @@ use openrouter_connect_core::{ConnectOptions, Connector, Error, FlowState, Statu
 const SCHEME_CALLBACK: &str = "io.github.openrouterconnect:/callback";
 const RELAY: &str = "https://app.example/relay/";
 
+/// A connector against a fake that echoes a `state` when `echo` says so.
+async fn setup_in(echo: bool) -> Setup {
+    let setup = setup().await;
+    setup.fake.set_echo_state(echo);
+    setup
+}
+
 /// A forged secret of the real one's length and alphabet.
 fn wrong_secret() -> String {
     "A".repeat(43)
@@ -68,8 +75,7 @@ async fn forge_loopback(fake: &FakeOpenRouter, connector: &Connector, port: u16,
 async fn loopback(echo: bool) {
     let Setup {
         fake, connector, ..
-    } = setup().await;
-    fake.set_echo_state(echo);
+    } = setup_in(echo).await;
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
     let port = callback_port(&status);
     let path = callback_path(&status);
@@ -90,8 +96,7 @@ async fn loopback(echo: bool) {
 async fn relay_to_loopback(echo: bool) {
     let Setup {
         fake, connector, ..
-    } = setup().await;
-    fake.set_echo_state(echo);
+    } = setup_in(echo).await;
     let relay_url = url::Url::parse(RELAY).unwrap();
     let status = connector
         .connect(ConnectOptions {
@@ -127,8 +132,7 @@ async fn relay_to_loopback(echo: bool) {
 async fn deep_link(echo: bool, relay: bool) {
     let Setup {
         fake, connector, ..
-    } = setup().await;
-    fake.set_echo_state(echo);
+    } = setup_in(echo).await;
     let status = connector
         .connect(ConnectOptions {
             way_back: WayBack::DeepLink {
@@ -174,8 +178,7 @@ async fn deep_link(echo: bool, relay: bool) {
 async fn pasted_code(echo: bool) {
     let Setup {
         fake, connector, ..
-    } = setup().await;
-    fake.set_echo_state(echo);
+    } = setup_in(echo).await;
     let status = connector
         .connect(ConnectOptions {
             way_back: WayBack::Paste,
@@ -230,8 +233,7 @@ async fn a_denial_at_the_flow_address_ends_the_flow_in_both_modes() {
     for echo in [false, true] {
         let Setup {
             fake, connector, ..
-        } = setup().await;
-        fake.set_echo_state(echo);
+        } = setup_in(echo).await;
         let status = connector.connect(ConnectOptions::default()).await.unwrap();
         let port = callback_port(&status);
         let redirect = Browser::new()

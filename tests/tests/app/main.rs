@@ -449,6 +449,21 @@ async fn held_redirect(desktop: &Desktop, echo: bool) -> String {
     redirect
 }
 
+/// A desktop whose test browser stops before the way back, against the
+/// fake in the mode `echo` says, with `env` for the app.
+async fn held_desktop(name: &str, echo: bool, env: Vec<(String, String)>) -> Desktop {
+    Desktop::start(
+        name,
+        DesktopOptions {
+            user: UserAction::Hold,
+            echo_state: echo,
+            env,
+            ..DesktopOptions::default()
+        },
+    )
+    .await
+}
+
 /// After a forgery: the panel still waits, and nothing was exchanged.
 async fn assert_still_waiting(desktop: &Desktop, session: &Session, what: &str) {
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -464,15 +479,7 @@ async fn assert_still_waiting(desktop: &Desktop, session: &Session, what: &str) 
 async fn loopback_turns_forged_answers_away_and_connects_in_both_modes() {
     let _turn = ONE_AT_A_TIME.lock().await;
     for (echo, mode) in fake_modes() {
-        let desktop = Desktop::start(
-            &format!("loopback-{mode}"),
-            DesktopOptions {
-                user: UserAction::Hold,
-                echo_state: echo,
-                ..DesktopOptions::default()
-            },
-        )
-        .await;
+        let desktop = held_desktop(&format!("loopback-{mode}"), echo, Vec::new()).await;
         let session = desktop.launch().await;
         session.click("connect").await.unwrap();
         let redirect = held_redirect(&desktop, echo).await;
@@ -532,15 +539,7 @@ async fn loopback_turns_forged_answers_away_and_connects_in_both_modes() {
 async fn a_deep_link_turns_forged_links_away_and_connects_in_both_modes() {
     let _turn = ONE_AT_A_TIME.lock().await;
     for (echo, mode) in fake_modes() {
-        let desktop = Desktop::start(
-            &format!("deep-link-{mode}"),
-            DesktopOptions {
-                user: UserAction::Hold,
-                echo_state: echo,
-                ..DesktopOptions::default()
-            },
-        )
-        .await;
+        let desktop = held_desktop(&format!("deep-link-{mode}"), echo, Vec::new()).await;
         let session = desktop.launch().await;
         choose_deep_link(&session).await;
         session.click("connect").await.unwrap();
@@ -633,16 +632,8 @@ async fn the_relay_page_connects_the_app_both_ways_in_both_modes() {
     for (echo, mode) in fake_modes() {
         for scheme_way in [false, true] {
             let way = if scheme_way { "scheme" } else { "loopback" };
-            let desktop = Desktop::start(
-                &format!("relay-{way}-{mode}"),
-                DesktopOptions {
-                    user: UserAction::Hold,
-                    echo_state: echo,
-                    env: vec![("OPENROUTER_CONNECT_RELAY_URL".to_owned(), page.clone())],
-                    ..DesktopOptions::default()
-                },
-            )
-            .await;
+            let env = vec![("OPENROUTER_CONNECT_RELAY_URL".to_owned(), page.clone())];
+            let desktop = held_desktop(&format!("relay-{way}-{mode}"), echo, env).await;
             let session = desktop.launch().await;
             if scheme_way {
                 choose_deep_link(&session).await;
