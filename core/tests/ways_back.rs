@@ -177,7 +177,9 @@ async fn deep_link(echo: bool, relay: bool) {
 
 async fn pasted_code(echo: bool) {
     let Setup {
-        fake, connector, ..
+        fake: _fake,
+        connector,
+        ..
     } = setup_in(echo).await;
     let status = connector
         .connect(ConnectOptions {
@@ -232,7 +234,9 @@ async fn a_pasted_code_connects_whether_or_not_the_fake_echoes() {
 async fn a_denial_at_the_flow_address_ends_the_flow_in_both_modes() {
     for echo in [false, true] {
         let Setup {
-            fake, connector, ..
+            fake: _fake,
+            connector,
+            ..
         } = setup_in(echo).await;
         let status = connector.connect(ConnectOptions::default()).await.unwrap();
         let port = callback_port(&status);
