@@ -192,13 +192,18 @@ function readOptions() {
 // ---- Actions ----
 
 function connect() {
-  // A keychain that did not answer: Try again asks it again, and starts
-  // no flow whose key could not be kept.
+  const options = readOptions();
+  // A keychain that did not answer: Try again asks it again. A stored
+  // connection it unlocks is back at once; with none stored, the connect
+  // that failed goes on (and asks the keychain before any flow starts).
   if (status && status.state === 'failed' && status.error && status.error.code === 'keychain') {
-    run('reload', commands.reload);
+    run('reload', async () => {
+      const reloaded = await commands.reload();
+      if (reloaded.key || reloaded.state !== 'disconnected' || !options) return reloaded;
+      return commands.connect(options);
+    });
     return;
   }
-  const options = readOptions();
   if (options) run('connect', () => commands.connect(options));
 }
 

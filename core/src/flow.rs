@@ -359,7 +359,7 @@ impl Connector {
 
     async fn start(&self, options: ConnectOptions) -> Result<Status, Error> {
         let store = self.inner.store.clone();
-        if let Err(error) = blocking(move || store.check_writable()).await {
+        if let Err(error) = blocking(move || store.prepare_save()).await {
             tracing::warn!(
                 code = error.code(),
                 "the store can't take a key; no flow started"

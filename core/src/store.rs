@@ -46,10 +46,11 @@ pub trait KeyStore: Send + Sync + 'static {
     fn save(&self, record: &StoredKey) -> Result<(), Error>;
     fn clear(&self) -> Result<(), Error>;
 
-    /// Whether a `save` would be accepted now. Asked before a flow
+    /// Makes sure a `save` will be accepted, creating now what it needs
+    /// (the vault's data key, in the keychain). Called before a flow
     /// opens the consent page: a key OpenRouter creates that can't be
     /// kept is a live credential nobody holds.
-    fn check_writable(&self) -> Result<(), Error> {
+    fn prepare_save(&self) -> Result<(), Error> {
         Ok(())
     }
 }

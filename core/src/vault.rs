@@ -370,12 +370,20 @@ impl<K: DataKeyStore, S: SlotStore> KeyStore for Vault<K, S> {
         self.slots.write(target, &sealed)
     }
 
-    /// The data key can be had (a locked keychain fails here) and nothing
-    /// damaged stands in the way.
-    fn check_writable(&self) -> Result<(), Error> {
+    /// Nothing damaged stands in the way, the next record's number is
+    /// within bounds (the rule `save` applies), and the data key exists:
+    /// made and stored in the keychain now if there is none yet, so that
+    /// a locked or refusing keychain stops a flow before OpenRouter makes
+    /// a key, not after.
+    fn prepare_save(&self) -> Result<(), Error> {
         let _guard = self.exclusive();
         let survey = self.survey(true)?;
-        survey.newest().map(|_| ())
+        let newest = survey.newest()?;
+        next_seq(newest.map(|n| n.seq))?;
+        if survey.data_key.is_none() {
+            self.keys.set(&DataKey::generate()?)?;
+        }
+        Ok(())
     }
 
     fn clear(&self) -> Result<(), Error> {
@@ -398,7 +406,15 @@ impl<K: DataKeyStore, S: SlotStore> KeyStore for Vault<K, S> {
         // The newest record is superseded before it is overwritten: a crash
         // between the writes leaves the first tombstone as the newest.
         self.slots.write(newest_slot.other(), &tombstone(first))?;
-        self.slots.write(newest_slot, &tombstone(second))
+        self.slots.write(newest_slot, &tombstone(second))?;
+        // Then the data key goes, so that no older copy of a record (a
+        // backup, a synced folder) opens again; the next connect makes a
+        // new one. The records already say disconnected: a keychain that
+        // refuses now leaves only those older copies at risk.
+        if let Err(error) = self.keys.delete() {
+            tracing::warn!(code = error.code(), "the data key could not be deleted");
+        }
+        Ok(())
     }
 }
 

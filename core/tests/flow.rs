@@ -352,7 +352,7 @@ impl KeyStore for LockableStore {
         self.check()?;
         self.inner.clear()
     }
-    fn check_writable(&self) -> Result<(), Error> {
+    fn prepare_save(&self) -> Result<(), Error> {
         self.check()
     }
 }

@@ -554,16 +554,59 @@ fn clear_leaves_no_ciphertext() {
     }
     assert_eq!(seq(&vault, Slot::A), 3);
     assert_eq!(seq(&vault, Slot::B), 4);
-    // The data key stays for the next connection.
-    assert!(vault.keys().current().is_some());
+    // The data key goes with the records.
+    assert!(vault.keys().current().is_none());
     // Clearing a cleared vault changes nothing.
     let mutations = vault.slots().mutations();
     vault.clear().unwrap();
     assert_eq!(vault.slots().mutations(), mutations);
-    // And a new key goes in as usual.
+    // And a new key goes in as usual, under a new data key.
     vault.save(&stored(3)).unwrap();
     assert_same(&loads(&vault), &stored(3));
-    assert_eq!(vault.keys().sets.load(Ordering::SeqCst), 1);
+    assert_eq!(vault.keys().sets.load(Ordering::SeqCst), 2);
+}
+
+/// A copy of the records from before a disconnect (a backup, a synced
+/// folder) put back after it: its data key went with the disconnect, so
+/// the copy opens no key, and nothing is overwritten.
+#[test]
+fn a_copy_from_before_a_disconnect_never_opens_again() {
+    let vault = vault();
+    vault.save(&stored(1)).unwrap();
+    vault.save(&stored(2)).unwrap();
+    let backup = vault.slots().snapshot();
+    vault.clear().unwrap();
+    for (slot, bytes) in backup {
+        vault.slots().put(slot, bytes);
+    }
+    assert_eq!(vault.load().unwrap_err(), Error::DataKeyMissing);
+    assert_eq!(vault.inspect().unwrap(), VaultHealth::DataKeyMissing);
+}
+
+/// A keychain that refuses the deletion after the tombstones still
+/// leaves the vault disconnected: the records say so.
+#[test]
+fn a_disconnect_holds_when_the_data_key_cannot_be_deleted() {
+    struct DeleteFails(MemoryKeys);
+    impl DataKeyStore for DeleteFails {
+        fn get(&self) -> Result<Option<DataKey>, Error> {
+            self.0.get()
+        }
+        fn set(&self, key: &DataKey) -> Result<(), Error> {
+            self.0.set(key)
+        }
+        fn delete(&self) -> Result<(), Error> {
+            Err(Error::Keychain("the keychain refused.".into()))
+        }
+    }
+    let vault = Vault::new(
+        APP_ID,
+        DeleteFails(MemoryKeys::default()),
+        MemorySlots::default(),
+    );
+    vault.save(&stored(1)).unwrap();
+    vault.clear().unwrap();
+    assert!(vault.load().unwrap().is_none());
 }
 
 #[test]
@@ -741,21 +784,60 @@ fn keychain_errors_propagate_and_nothing_is_written() {
 }
 
 #[test]
-fn check_writable_asks_the_keychain_and_writes_nothing() {
+fn prepare_save_makes_the_data_key_first_and_writes_no_record() {
     let vault = vault();
-    vault.check_writable().unwrap();
+    // A first connect with a keychain that refuses: stopped before the
+    // flow, with nothing written.
     vault.keys().fail(true);
     let keychain = Error::Keychain("the keychain is locked.".into());
-    assert_eq!(vault.check_writable().unwrap_err(), keychain);
+    assert_eq!(vault.prepare_save().unwrap_err(), keychain);
+    assert_eq!(vault.slots().mutations(), 0);
+    vault.keys().fail(false);
+    // With one that answers, the data key exists before the browser
+    // opens, and the save after the flow uses it.
+    vault.prepare_save().unwrap();
+    let made = vault.keys().current().expect("a data key, made now");
+    assert_eq!(vault.slots().mutations(), 0);
+    vault.save(&stored(1)).unwrap();
+    assert_eq!(
+        vault.keys().current().unwrap().expose_bytes(),
+        made.expose_bytes()
+    );
+    assert_eq!(vault.keys().sets.load(Ordering::SeqCst), 1);
+}
+
+/// The check before a flow applies the save's own rule for the next
+/// sequence number: a record near the limit fails there, before
+/// OpenRouter makes a key, not after.
+#[test]
+fn prepare_save_refuses_what_save_would_refuse() {
+    let vault = vault();
+    vault.save(&stored(1)).unwrap();
+    // A tombstone needs no data key: the simplest record at the limit.
+    vault.slots().set_json(
+        Slot::B,
+        &serde_json::json!({"version": 1, "seq": (1u64 << 53) - 1, "state": "cleared", "meta": null}),
+    );
+    assert_eq!(vault.prepare_save().unwrap_err(), Error::VaultCorrupt);
+    assert_eq!(vault.save(&stored(2)).unwrap_err(), Error::VaultCorrupt);
+}
+
+#[test]
+fn prepare_save_asks_the_keychain_and_writes_nothing() {
+    let vault = vault();
+    vault.prepare_save().unwrap();
+    vault.keys().fail(true);
+    let keychain = Error::Keychain("the keychain is locked.".into());
+    assert_eq!(vault.prepare_save().unwrap_err(), keychain);
     vault.keys().fail(false);
     vault.save(&stored(1)).unwrap();
     let mutations = vault.slots().mutations();
-    vault.check_writable().unwrap();
+    vault.prepare_save().unwrap();
     vault.keys().fail(true);
-    assert_eq!(vault.check_writable().unwrap_err(), keychain);
+    assert_eq!(vault.prepare_save().unwrap_err(), keychain);
     vault.keys().fail(false);
     vault.keys().replace(Some(DataKey::generate().unwrap()));
-    assert_eq!(vault.check_writable().unwrap_err(), Error::DataKeyMismatch);
+    assert_eq!(vault.prepare_save().unwrap_err(), Error::DataKeyMismatch);
     assert_eq!(vault.slots().mutations(), mutations);
 }
 

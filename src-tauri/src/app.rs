@@ -94,7 +94,7 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
         }
     };
 
-    let storage = storage::open(app, &identifier, data_dir);
+    let storage = storage::open(&identifier, data_dir);
     tracing::info!(protection = storage.protection.level, "vault ready");
 
     let config = FlowConfig {

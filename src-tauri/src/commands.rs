@@ -57,7 +57,14 @@ pub async fn connect(
             key_label: Some(label),
             limit_usd: options.limit_usd,
         })
-        .await?;
+        .await
+        .inspect_err(|error| {
+            // The data key is made before a flow starts: a keychain that
+            // refuses it is unavailable, and the panel says so.
+            if matches!(error, Error::Keychain(_)) {
+                state.update(&app, |facts| facts.protection = keys::locked_protection());
+            }
+        })?;
     open_consent(&app, &state, &status.state);
     Ok(state.snapshot())
 }

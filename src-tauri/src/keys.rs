@@ -3,7 +3,6 @@
 //! keychain answers, a clearly named weaker fallback: a file readable by
 //! the user only, beside the store.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use base64::Engine;
@@ -13,6 +12,7 @@ use openrouter_connect_core::vault::{DataKey, DataKeyStore};
 use zeroize::Zeroizing;
 
 use crate::models::Protection;
+use crate::private_file;
 
 /// The keychain entry's account name, under the app identifier as service.
 const KEYCHAIN_USER: &str = "vault-data-key";
@@ -29,9 +29,10 @@ impl AppKeys {
     /// The keychain when it answers, unless the data key already lives in
     /// the fallback file (a keychain that came back later must not orphan
     /// the stored key). A keychain that fails (locked, refusing, not
-    /// running) while a connection is stored (`has_records`) stays the
-    /// choice: falling back then would lose the key that unlocks the
-    /// stored connection; its errors reach the panel instead.
+    /// running) while a record that may hold a key is stored
+    /// (`has_records`) stays the choice: falling back then would lose the
+    /// key that unlocks the stored connection; its errors reach the panel
+    /// instead.
     pub fn choose(service: &str, data_dir: PathBuf, has_records: bool) -> (Self, Protection) {
         let fallback = data_dir.join(FALLBACK_FILE);
         let file_protection = |why: &str| Protection {
@@ -78,11 +79,11 @@ impl AppKeys {
     }
 }
 
-fn locked_protection() -> Protection {
+pub fn locked_protection() -> Protection {
     Protection {
         level: "unavailable",
         label: "system keychain not available".to_owned(),
-        detail: "The key that unlocks the stored connection is in the system keychain, which is locked or not answering. Unlock it, then choose Try again."
+        detail: "The key that unlocks the app's store is kept in the system keychain, which is locked or not answering. Unlock it, then choose Try again."
             .to_owned(),
     }
 }
@@ -120,9 +121,12 @@ impl DataKeyStore for AppKeys {
                 Err(keyring::Error::NoEntry) => Ok(None),
                 Err(e) => Err(keychain_error(e)),
             },
-            AppKeys::File(path) => match std::fs::read(path) {
-                Ok(bytes) => decode(Zeroizing::new(bytes)).map(Some),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            AppKeys::File(path) => match private_file::read(path) {
+                Ok(Some(bytes)) => decode(Zeroizing::new(bytes)).map(Some),
+                Ok(None) => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::Keychain(
+                    "its key file is open to other users".to_owned(),
+                )),
                 Err(_) => Err(Error::Keychain("its key file could not be read".to_owned())),
             },
         }
@@ -134,7 +138,7 @@ impl DataKeyStore for AppKeys {
             AppKeys::Keychain(entry) => {
                 entry.set_secret(encoded.as_bytes()).map_err(keychain_error)
             }
-            AppKeys::File(path) => write_private(path, encoded.as_bytes())
+            AppKeys::File(path) => private_file::replace(path, encoded.as_bytes())
                 .map_err(|_| Error::Keychain("its key file could not be written".to_owned())),
         }
     }
@@ -145,13 +149,8 @@ impl DataKeyStore for AppKeys {
                 Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
                 Err(e) => Err(keychain_error(e)),
             },
-            AppKeys::File(path) => match std::fs::remove_file(path) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(_) => Err(Error::Keychain(
-                    "its key file could not be removed".to_owned(),
-                )),
-            },
+            AppKeys::File(path) => private_file::remove(path)
+                .map_err(|_| Error::Keychain("its key file could not be removed".to_owned())),
         }
     }
 }
@@ -167,19 +166,4 @@ fn decode(stored: Zeroizing<Vec<u8>>) -> Result<DataKey, Error> {
         .try_into()
         .map_err(|_| Error::Keychain("it holds a damaged unlock key".to_owned()))?;
     Ok(DataKey::from_bytes(array))
-}
-
-/// Writes a file only the user can read, replacing it atomically.
-pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temporary = path.with_extension("tmp");
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&temporary, path)
 }

@@ -9,6 +9,7 @@ mod deeplink;
 mod environment;
 pub mod keys;
 pub mod models;
+mod private_file;
 pub mod slots;
 mod state;
 pub mod storage;

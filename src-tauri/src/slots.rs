@@ -1,19 +1,23 @@
-//! The vault's two record slots as tauri-plugin-store files in the app's
-//! data directory.
+//! The vault's two record slots: tauri-plugin-store files in the app's
+//! data directory, written by the vault itself.
 //!
-//! The plugin's save is a plain overwrite that a crash can tear; the
-//! vault never writes the slot that holds its newest record, so one of
-//! the two always survives. Reads go to the file itself, so that what the
-//! vault judges is what is on disk, not the plugin's cache.
+//! Each file is in the plugin's format (a JSON object, the record under
+//! `record`), so the plugin reads it as one of its stores. But the
+//! plugin's save is a plain truncate-and-write without a sync, and the
+//! plugin saves every store it holds again when the app quits, so a crash
+//! or a power cut while saving or quitting could tear the newest record.
+//! So no record goes through the plugin's cache: each write replaces the
+//! file whole (a new file, synced, renamed into place), and nothing is
+//! left for the plugin to save on exit. Reads go to the file itself, so
+//! that what the vault judges is what is on disk.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use openrouter_connect_core::Error;
 use openrouter_connect_core::vault::{Slot, SlotStore};
 use serde_json::Value;
-use tauri::{AppHandle, Runtime};
-use tauri_plugin_store::{Store, StoreBuilder};
+
+use crate::private_file;
 
 /// The store file of each slot, in the app's data directory.
 pub fn file_name(slot: Slot) -> &'static str {
@@ -24,30 +28,19 @@ pub fn file_name(slot: Slot) -> &'static str {
 }
 
 /// The key under which each store file holds its record.
-const RECORD: &str = "record";
+pub const RECORD: &str = "record";
 
-pub struct PluginSlots<R: Runtime> {
-    app: AppHandle<R>,
+pub struct PluginSlots {
     dir: PathBuf,
 }
 
-impl<R: Runtime> PluginSlots<R> {
-    pub fn new(app: AppHandle<R>, dir: PathBuf) -> Self {
-        Self { app, dir }
+impl PluginSlots {
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
     }
 
     fn path(&self, slot: Slot) -> PathBuf {
         self.dir.join(file_name(slot))
-    }
-
-    fn store(&self, slot: Slot) -> Result<Arc<Store<R>>, Error> {
-        let path = self.path(slot);
-        ensure_private_file(&path)
-            .map_err(|_| Error::Storage("the app's data folder is not writable.".to_owned()))?;
-        StoreBuilder::new(&self.app, path)
-            .disable_auto_save()
-            .build()
-            .map_err(|_| Error::Storage("the store file could not be opened.".to_owned()))
     }
 
     /// Moves both slot files aside under a dated name, so that a fresh
@@ -72,7 +65,7 @@ impl<R: Runtime> PluginSlots<R> {
     }
 }
 
-impl<R: Runtime> SlotStore for PluginSlots<R> {
+impl SlotStore for PluginSlots {
     fn read(&self, slot: Slot) -> Result<Option<Value>, Error> {
         let bytes = match std::fs::read(self.path(slot)) {
             Ok(bytes) => bytes,
@@ -93,47 +86,16 @@ impl<R: Runtime> SlotStore for PluginSlots<R> {
     }
 
     fn write(&self, slot: Slot, record: &Value) -> Result<(), Error> {
-        let store = self.store(slot)?;
-        store.set(RECORD, record.clone());
-        store
-            .save()
+        let mut store = serde_json::Map::new();
+        store.insert(RECORD.to_owned(), record.clone());
+        let bytes = serde_json::to_vec(&store)
+            .map_err(|_| Error::Storage("the record could not be encoded.".to_owned()))?;
+        private_file::replace(&self.path(slot), &bytes)
             .map_err(|_| Error::Storage("the store file could not be written.".to_owned()))
     }
 
     fn remove(&self, slot: Slot) -> Result<(), Error> {
-        if !self.path(slot).exists() {
-            return Ok(());
-        }
-        // Through the plugin, so that its cache (saved again at exit)
-        // forgets the record as well.
-        let store = self.store(slot)?;
-        store.delete(RECORD);
-        store
-            .save()
-            .map_err(|_| Error::Storage("the store file could not be written.".to_owned()))
+        private_file::remove(&self.path(slot))
+            .map_err(|_| Error::Storage("the store file could not be removed.".to_owned()))
     }
-}
-
-/// Creates the file readable by the user only before the plugin first
-/// writes it: the plugin keeps the mode of a file that exists.
-fn ensure_private_file(path: &Path) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
 }

@@ -5,19 +5,18 @@
 
 use std::path::PathBuf;
 
-use openrouter_connect_core::vault::{Slot, Vault};
+use openrouter_connect_core::vault::{Slot, SlotStore, Vault};
 use openrouter_connect_core::{Error, KeyMeta, KeyStore};
-use tauri::{AppHandle, Runtime};
 
 use crate::keys::AppKeys;
 use crate::models::Protection;
-use crate::slots::{self, PluginSlots};
+use crate::slots::PluginSlots;
 
-pub type AppVault<R> = Vault<AppKeys, PluginSlots<R>>;
+pub type AppVault = Vault<AppKeys, PluginSlots>;
 
 /// The vault and what its first read found.
-pub struct Storage<R: Runtime> {
-    pub vault: AppVault<R>,
+pub struct Storage {
+    pub vault: AppVault,
     pub protection: Protection,
     /// The stored connection, if any; `Err` when the keychain did not
     /// answer, so the panel can say why.
@@ -28,13 +27,10 @@ pub struct Storage<R: Runtime> {
 }
 
 /// `identifier` binds the records to this app; `data_dir` holds them.
-/// Needs the store plugin registered on `app`.
-pub fn open<R: Runtime>(app: &AppHandle<R>, identifier: &str, data_dir: PathBuf) -> Storage<R> {
-    let has_records = [Slot::A, Slot::B]
-        .iter()
-        .any(|slot| data_dir.join(slots::file_name(*slot)).exists());
-    let (keys, protection) = AppKeys::choose(identifier, data_dir.clone(), has_records);
-    let vault = Vault::new(identifier, keys, PluginSlots::new(app.clone(), data_dir));
+pub fn open(identifier: &str, data_dir: PathBuf) -> Storage {
+    let slots = PluginSlots::new(data_dir.clone());
+    let (keys, protection) = AppKeys::choose(identifier, data_dir, may_hold_a_key(&slots));
+    let vault = Vault::new(identifier, keys, slots);
     let (loaded, notice) = load_or_set_aside(&vault);
     Storage {
         vault,
@@ -44,13 +40,23 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, identifier: &str, data_dir: PathBuf)
     }
 }
 
+/// Whether a slot holds something other than a tombstone: a key record,
+/// or something that can't be read and might be one. Only then does the
+/// data key's home matter; after a disconnect (tombstones alone, the data
+/// key gone with it) the app chooses afresh.
+fn may_hold_a_key(slots: &PluginSlots) -> bool {
+    Slot::ALL.iter().any(|slot| match slots.read(*slot) {
+        Ok(None) => false,
+        Ok(Some(record)) => record.get("state").and_then(|s| s.as_str()) != Some("cleared"),
+        Err(_) => true,
+    })
+}
+
 /// Reads the stored connection once. A store that can't be read as it
 /// is (damaged, or locked with a data key this machine does not have) is
 /// moved aside, never overwritten, the app starts disconnected, and the
 /// panel says so.
-fn load_or_set_aside<R: Runtime>(
-    vault: &AppVault<R>,
-) -> (Result<Option<KeyMeta>, Error>, Option<String>) {
+fn load_or_set_aside(vault: &AppVault) -> (Result<Option<KeyMeta>, Error>, Option<String>) {
     match vault.load() {
         Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing)) => {
             let moved = vault.slots().set_aside();

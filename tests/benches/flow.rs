@@ -1,6 +1,6 @@
 //! The connect flow's own cost, with the real keychain (gnome-keyring in a
-//! D-Bus session of its own) and the app's real store (tauri-plugin-store
-//! files through `storage::open`, on Tauri's mock runtime).
+//! D-Bus session of its own) and the app's real store (its
+//! tauri-plugin-store files, through `storage::open`).
 //!
 //! - callback to connected: from sending the browser's callback request to
 //!   the flow's Connected state, the exchange with the fake OpenRouter and
@@ -66,15 +66,11 @@ fn main() {
 
 async fn measure() -> serde_json::Value {
     let fake = FakeOpenRouter::start().await;
-    let app = tauri::test::mock_builder()
-        .plugin(tauri_plugin_store::Builder::default().build())
-        .build(tauri::test::mock_context(tauri::test::noop_assets()))
-        .expect("a mock Tauri app");
     let data_dir = std::env::temp_dir().join(format!(
         "openrouter-connect-bench-data-{}",
         std::process::id()
     ));
-    let store = storage::open(app.handle(), IDENTIFIER, data_dir.clone());
+    let store = storage::open(IDENTIFIER, data_dir.clone());
     assert_eq!(store.protection.level, "keychain", "the keyring answers");
     let vault = Arc::new(store.vault);
     let config = ClientConfig::with_base(&fake.url(), Default::default()).unwrap();

@@ -23,8 +23,6 @@ use openrouter_connect::storage;
 use openrouter_connect_core::{ApiKey, KeyMeta, KeyStore, StoredKey};
 use rand::Rng;
 use std::os::unix::process::CommandExt;
-use tauri::AppHandle;
-use tauri::test::MockRuntime;
 
 /// The app's identifier: the keychain service and the records' binding.
 const IDENTIFIER: &str = "io.github.openrouterconnect";
@@ -67,15 +65,8 @@ fn record(key: &str) -> StoredKey {
     }
 }
 
-fn mock_app() -> tauri::App<MockRuntime> {
-    tauri::test::mock_builder()
-        .plugin(tauri_plugin_store::Builder::default().build())
-        .build(tauri::test::mock_context(tauri::test::noop_assets()))
-        .expect("a mock Tauri app")
-}
-
-fn open(app: &AppHandle<MockRuntime>, dir: &Path) -> storage::Storage<MockRuntime> {
-    storage::open(app, IDENTIFIER, dir.to_path_buf())
+fn open(dir: &Path) -> storage::Storage {
+    storage::open(IDENTIFIER, dir.to_path_buf())
 }
 
 /// Saves and clears without end, saying on stdout when each operation
@@ -83,8 +74,7 @@ fn open(app: &AppHandle<MockRuntime>, dir: &Path) -> storage::Storage<MockRuntim
 fn child() {
     let dir = PathBuf::from(std::env::var(DIR).expect("the data folder"));
     let first: u64 = std::env::var(FIRST).unwrap().parse().unwrap();
-    let app = mock_app();
-    let storage = open(app.handle(), &dir);
+    let storage = open(&dir);
     assert!(storage.notice.is_none(), "{:?}", storage.notice);
     let mut out = std::io::stdout().lock();
     for n in first.. {
@@ -114,7 +104,6 @@ struct Progress {
 /// One phase: start a child, kill it at a random moment, check the
 /// vault; `KILLS` times.
 fn kill_loop(phase: &str, dir: &Path) {
-    let app = mock_app();
     let expected_protection = if phase == "keychain" {
         "keychain"
     } else {
@@ -212,7 +201,7 @@ fn kill_loop(phase: &str, dir: &Path) {
         {
             torn += 1;
         }
-        let storage = open(app.handle(), dir);
+        let storage = open(dir);
         assert!(
             storage.notice.is_none(),
             "kill {kill} (operation {begun}): the store was set aside: {:?}",

@@ -743,11 +743,24 @@ async fn a_revoked_key_is_reported_on_start() {
 }
 
 #[tokio::test]
-async fn sigterm_ends_every_process_and_keeps_the_store() {
+async fn quitting_by_window_or_sigterm_ends_every_process_and_writes_no_vault_file() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let desktop = Desktop::start("sigterm", DesktopOptions::default()).await;
+    let desktop = Desktop::start("quit", DesktopOptions::default()).await;
     let session = desktop.launch().await;
     let key = connect_in_panel(&desktop, &session).await;
+    // Time enough for a rewrite to show in a file's modification time.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let before = vault_files(&desktop);
+    assert!(!before.is_empty());
+
+    // Closing the window.
+    session.quit().await.unwrap();
+    assert_exits_within_two_seconds(&desktop).await;
+    assert_eq!(vault_files(&desktop), before, "closing the window wrote");
+
+    // SIGTERM, which the app takes like closing the window.
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "connected");
     let app: Vec<u32> = desktop
         .app_processes()
         .into_iter()
@@ -763,10 +776,101 @@ async fn sigterm_ends_every_process_and_keeps_the_store() {
         .unwrap();
     assert_exits_within_two_seconds(&desktop).await;
     let _ = session.quit().await;
+    assert_eq!(vault_files(&desktop), before, "SIGTERM wrote");
 
     let session = desktop.launch().await;
     assert_eq!(session.state().await.unwrap(), "connected");
     assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
+
+/// The vault's files with their bytes and modification times.
+fn vault_files(desktop: &Desktop) -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(desktop.data_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("vault"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+                e.metadata().unwrap().modified().unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// A copy of the data folder from before Disconnect, put back after it
+/// (a backup, a synced folder): the data key went with the disconnect,
+/// so the old records open nothing; the app starts not connected and
+/// says why.
+#[tokio::test]
+async fn a_copy_of_the_data_folder_from_before_disconnect_never_reconnects() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("restored-backup", DesktopOptions::default()).await;
+    let session = desktop.launch().await;
+    let key = connect_in_panel(&desktop, &session).await;
+    session.quit().await.unwrap();
+    assert_exits_within_two_seconds(&desktop).await;
+    let backup = vault_files(&desktop);
+
+    let session = desktop.launch().await;
+    session.click("disconnect").await.unwrap();
+    session.click("confirm-disconnect").await.unwrap();
+    session.wait_for_state("disconnected").await.unwrap();
+    session.quit().await.unwrap();
+    assert_exits_within_two_seconds(&desktop).await;
+    // The folder as it was: the vault's files of then, and no others.
+    for (name, _, _) in vault_files(&desktop) {
+        std::fs::remove_file(desktop.data_dir().join(name)).unwrap();
+    }
+    for (name, bytes, _) in &backup {
+        std::fs::write(desktop.data_dir().join(name), bytes).unwrap();
+    }
+
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "disconnected");
+    let notice = wait_for_text(&session, "store-notice", "kept aside").await;
+    assert!(notice.contains("missing from the keychain"), "{notice}");
+    let page = session.page_html().await.unwrap();
+    assert!(!page.contains(&masked(&key)), "the old key is shown");
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
+
+/// A first connect while the keychain is locked (nobody there to answer
+/// its prompt): the data key can't be made, so no flow starts, no
+/// consent page opens and OpenRouter makes no key; the panel says to
+/// unlock the keychain.
+#[tokio::test]
+async fn a_first_connect_with_a_locked_keychain_makes_no_key() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("first-connect-locked", DesktopOptions::default()).await;
+    lock_keyring(&desktop);
+    let session = desktop.launch().await;
+    session.click("connect").await.unwrap();
+    session.wait_for_state("failed").await.unwrap();
+    let message = session.text("error-message").await.unwrap();
+    assert!(message.contains("keychain"), "{message}");
+    let next = session.text("error-next-step").await.unwrap_or_default();
+    assert!(next.contains("Unlock"), "{message} / {next}");
+    let protection = session.text("protection").await.unwrap();
+    assert!(protection.contains("not available"), "{protection}");
+    assert!(desktop.fake.requests().iter().all(|r| r.path != "/auth"));
+    assert_eq!(desktop.fake.exchange_count(), 0);
+    assert!(desktop.fake.issued_keys().is_empty());
+    shot(&session, "first-connect-keychain-locked").await;
+
+    // Unlocked, Connect goes through, under the keychain.
+    unlock_keyring(&desktop);
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    let protection = session.text("protection").await.unwrap();
+    assert!(protection.contains("encrypted"), "{protection}");
+    assert!(!desktop.data_dir().join("vault-data-key").exists());
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
@@ -998,23 +1102,7 @@ async fn a_locked_keychain_is_said_and_the_store_left_as_it_is() {
     session.quit().await.unwrap();
     let before = store_files(&desktop);
 
-    // Locked, and nobody there to answer the unlock prompt: the prompter
-    // gets a display that does not exist.
-    assert!(desktop.run_in_session("dbus-update-activation-environment", &["DISPLAY=:4242"]));
-    assert!(desktop.run_in_session(
-        "gdbus",
-        &[
-            "call",
-            "--session",
-            "--dest",
-            "org.freedesktop.secrets",
-            "--object-path",
-            "/org/freedesktop/secrets",
-            "--method",
-            "org.freedesktop.Secret.Service.Lock",
-            "['/org/freedesktop/secrets/collection/login']",
-        ],
-    ));
+    lock_keyring(&desktop);
     let session = desktop.launch().await;
     session.wait_for_state("failed").await.unwrap();
     let message = session.text("error-message").await.unwrap();
@@ -1054,6 +1142,26 @@ async fn a_locked_keychain_is_said_and_the_store_left_as_it_is() {
 
 /// Unlocks the login keyring with its password, as a login does, through
 /// gnome-keyring's own unlock call on the desktop's bus.
+/// Locks the login keyring, with nobody there to answer the unlock
+/// prompt: the prompter gets a display that does not exist.
+fn lock_keyring(desktop: &Desktop) {
+    assert!(desktop.run_in_session("dbus-update-activation-environment", &["DISPLAY=:4242"]));
+    assert!(desktop.run_in_session(
+        "gdbus",
+        &[
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.secrets",
+            "--object-path",
+            "/org/freedesktop/secrets",
+            "--method",
+            "org.freedesktop.Secret.Service.Lock",
+            "['/org/freedesktop/secrets/collection/login']",
+        ],
+    ));
+}
+
 fn unlock_keyring(desktop: &Desktop) {
     use dbus::arg::Variant;
     use dbus::blocking::Connection;
