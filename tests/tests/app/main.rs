@@ -46,6 +46,27 @@ async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
     let protection = session.text("protection").await.unwrap();
     assert!(protection.contains("Secret Service"), "{protection}");
     shot(&session, "disconnected").await;
+    // The page can't be pointed elsewhere: a `<base>` is ignored, and a
+    // form that posts out is stopped (the CSP's base-uri and form-action).
+    let refused = session
+        .js_async(
+            "const done = arguments[arguments.length - 1]; const blocked = [];\
+             document.addEventListener('securitypolicyviolation', (e) => blocked.push(e.violatedDirective));\
+             const base = document.createElement('base'); base.href = 'https://elsewhere.example/';\
+             document.head.appendChild(base); const moved = document.baseURI.includes('elsewhere');\
+             base.remove();\
+             const form = document.createElement('form'); form.method = 'post'; form.action = 'https://elsewhere.example/';\
+             document.body.appendChild(form); form.requestSubmit(); form.remove();\
+             setTimeout(() => done({moved, blocked: blocked.sort()}), 500);",
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused["moved"], false, "{refused}");
+    assert_eq!(
+        refused["blocked"],
+        serde_json::json!(["base-uri", "form-action"]),
+        "{refused}"
+    );
 
     // A spending limit chosen before connecting goes to OpenRouter.
     session
