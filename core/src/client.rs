@@ -175,19 +175,20 @@ impl OpenRouterClient {
             code_verifier: &'a str,
             code_challenge_method: &'a str,
         }
-        let body = Zeroizing::new(
-            serde_json::to_vec(&Body {
-                code: code.expose_secret(),
-                code_verifier: verifier.expose_secret(),
-                code_challenge_method: METHOD_S256,
-            })
-            .expect("a struct of strings serializes"),
-        );
+        // Handed to the HTTP stack as it is, without a copy of its own
+        // left behind here: what the stack does with its buffers is out
+        // of this crate's reach.
+        let body = serde_json::to_vec(&Body {
+            code: code.expose_secret(),
+            code_verifier: verifier.expose_secret(),
+            code_challenge_method: METHOD_S256,
+        })
+        .expect("a struct of strings serializes");
         let request = self
             .http()?
             .post(self.endpoint("api/v1/auth/keys"))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_vec());
+            .body(body);
         let (status, bytes) = self.send(request).await?;
         decode_exchange(status.as_u16(), &bytes)
     }
@@ -267,15 +268,29 @@ impl OpenRouterClient {
         {
             return Err(Error::ResponseTooLarge);
         }
-        let mut body = Zeroizing::new(Vec::new());
+        let expected = response.content_length().unwrap_or(0) as usize;
+        let mut body = Zeroizing::new(Vec::with_capacity(expected.max(1024)));
         while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
             if body.len() + chunk.len() > max {
                 return Err(Error::ResponseTooLarge);
             }
-            body.extend_from_slice(&chunk);
+            append_wiped(&mut body, &chunk);
         }
         Ok(body)
     }
+}
+
+/// Appends `bytes` to `buffer` without leaving a copy behind: where a
+/// `Vec` would grow in place and free its old memory unwiped, the bytes
+/// move to a larger buffer and the old one is wiped as it is dropped.
+fn append_wiped(buffer: &mut Zeroizing<Vec<u8>>, bytes: &[u8]) {
+    let needed = buffer.len() + bytes.len();
+    if needed > buffer.capacity() {
+        let mut larger = Zeroizing::new(Vec::with_capacity(needed.max(buffer.capacity() * 2)));
+        larger.extend_from_slice(buffer);
+        *buffer = larger;
+    }
+    buffer.extend_from_slice(bytes);
 }
 
 /// What an exchange's answer means: the key, or the documented error for
@@ -469,6 +484,22 @@ mod tests {
         assert_eq!(info.expires_at.as_deref(), Some("2027-01-01T00:00:00Z"));
         let json = serde_json::to_value(&info).unwrap();
         assert!(json.get("isFreeTier").is_some(), "{json}");
+    }
+
+    #[test]
+    fn a_growing_answer_never_reallocates_in_place() {
+        let mut buffer = Zeroizing::new(Vec::with_capacity(4));
+        let mut start = buffer.as_ptr();
+        for chunk in [&b"ab"[..], b"cd", b"efgh", b"ijklmnop"] {
+            let before = buffer.capacity();
+            append_wiped(&mut buffer, chunk);
+            if buffer.capacity() != before {
+                // Grown: into a new buffer, the old one wiped on drop.
+                assert_ne!(buffer.as_ptr(), start);
+                start = buffer.as_ptr();
+            }
+        }
+        assert_eq!(buffer.as_slice(), b"abcdefghijklmnop");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
+use zeroize::Zeroizing;
 
 use crate::callback::Gate;
 use crate::error::Error;
@@ -378,18 +379,23 @@ impl HeadError {
     }
 }
 
+/// How much of a request head is read at a time.
+const CHUNK: usize = 4096;
+
 /// Reads up to and including the blank line that ends a request head.
 async fn read_head(
     stream: &mut TcpStream,
     limit: usize,
     timeout: Duration,
-) -> Result<Vec<u8>, HeadError> {
-    let mut head = Vec::with_capacity(1024);
+) -> Result<Zeroizing<Vec<u8>>, HeadError> {
+    // The head holds the code: sized once so that it never grows (a
+    // grown `Vec` leaves its old memory unwiped), and wiped when dropped.
+    let mut head = Zeroizing::new(Vec::with_capacity(limit + CHUNK));
     let read = async {
-        let mut chunk = [0u8; 4096];
+        let mut chunk = Zeroizing::new([0u8; CHUNK]);
         loop {
             let n = stream
-                .read(&mut chunk)
+                .read(chunk.as_mut())
                 .await
                 .map_err(|_| HeadError::Closed)?;
             if n == 0 {
@@ -415,7 +421,7 @@ async fn read_head(
 /// A stream whose first bytes were already read: hyper reads them again
 /// from `prefix`, then from the socket.
 struct Prefixed {
-    prefix: Vec<u8>,
+    prefix: Zeroizing<Vec<u8>>,
     position: usize,
     inner: TcpStream,
 }
