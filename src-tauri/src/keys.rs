@@ -26,15 +26,26 @@ pub enum AppKeys {
 }
 
 impl AppKeys {
-    /// The keychain when it answers, unless the data key already lives in
-    /// the fallback file (a keychain that came back later must not orphan
-    /// the stored key). A keychain that fails (locked, refusing, not
-    /// running) while a record that may hold a key is stored
-    /// (`has_records`) stays the choice: falling back then would lose the
-    /// key that unlocks the stored connection; its errors reach the panel
-    /// instead.
-    pub fn choose(service: &str, data_dir: PathBuf, has_records: bool) -> (Self, Protection) {
+    /// Where the data key lives, and a word for the panel when a key file
+    /// was found and not used.
+    ///
+    /// The keychain whenever it answers: a key file beside the store is
+    /// taken only where no keychain answers, so a file someone planted
+    /// there can't override the keychain's data key, nor become the data
+    /// key the next connect seals under. The exception is a connection
+    /// made where no keychain answered (`has_records`, the keychain empty,
+    /// the file there): its data key is in the file, and moving on without
+    /// it would lose the connection. A keychain that fails (locked,
+    /// refusing, not running) while a record that may hold a key is stored
+    /// stays the choice: falling back then would lose the key that unlocks
+    /// the stored connection; its errors reach the panel instead.
+    pub fn choose(
+        service: &str,
+        data_dir: PathBuf,
+        has_records: bool,
+    ) -> (Self, Protection, Option<String>) {
         let fallback = data_dir.join(FALLBACK_FILE);
+        let file_there = fallback.exists();
         let file_protection = |why: &str| Protection {
             level: "fallback",
             label: "key file (weaker)".to_owned(),
@@ -42,12 +53,15 @@ impl AppKeys {
                 "{why} The key is encrypted, but its unlock key is in a file only your user can read: anyone with your files can read it."
             ),
         };
-        if fallback.exists() {
-            return (
-                AppKeys::File(fallback),
-                file_protection("The key was first stored without a system keychain."),
-            );
-        }
+        let ignored = || {
+            file_there.then(|| {
+                tracing::warn!("a data-key file beside the store was ignored: the keychain answers");
+                format!(
+                    "A key file ({}) was found beside the store and not used: this app keeps its key in the system keychain. If you did not put it there, someone with access to your files may have.",
+                    fallback.display()
+                )
+            })
+        };
         let entry = match keyring::Entry::new(service, KEYCHAIN_USER) {
             Ok(entry) => entry,
             Err(e) => {
@@ -55,24 +69,41 @@ impl AppKeys {
                 return (
                     AppKeys::File(fallback),
                     file_protection("No system keychain is available."),
+                    None,
                 );
             }
         };
         match entry.get_secret() {
             Ok(mut secret) => {
                 zeroize::Zeroize::zeroize(&mut secret);
-                (AppKeys::Keychain(entry), keychain_protection())
+                (AppKeys::Keychain(entry), keychain_protection(), ignored())
             }
-            Err(keyring::Error::NoEntry) => (AppKeys::Keychain(entry), keychain_protection()),
+            Err(keyring::Error::NoEntry) if has_records && file_there => (
+                AppKeys::File(fallback),
+                file_protection("The key was first stored without a system keychain."),
+                None,
+            ),
+            Err(keyring::Error::NoEntry) => {
+                (AppKeys::Keychain(entry), keychain_protection(), ignored())
+            }
+            Err(e) if has_records && file_there => {
+                tracing::warn!(error = %e, "the system keychain did not answer; the key file holds the data key");
+                (
+                    AppKeys::File(fallback),
+                    file_protection("The key was first stored without a system keychain."),
+                    None,
+                )
+            }
             Err(e) if has_records => {
                 tracing::warn!(error = %e, "the system keychain did not answer; a connection is stored");
-                (AppKeys::Keychain(entry), locked_protection())
+                (AppKeys::Keychain(entry), locked_protection(), None)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the system keychain did not answer");
                 (
                     AppKeys::File(fallback),
                     file_protection("The system keychain did not answer."),
+                    None,
                 )
             }
         }

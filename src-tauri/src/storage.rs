@@ -29,9 +29,11 @@ pub struct Storage {
 /// `identifier` binds the records to this app; `data_dir` holds them.
 pub fn open(identifier: &str, data_dir: PathBuf) -> Storage {
     let slots = PluginSlots::new(data_dir.clone());
-    let (keys, protection) = AppKeys::choose(identifier, data_dir, may_hold_a_key(&slots));
+    let (keys, protection, ignored_file) =
+        AppKeys::choose(identifier, data_dir, may_hold_a_key(&slots));
     let vault = Vault::new(identifier, keys, slots);
     let (loaded, notice) = load_or_set_aside(&vault);
+    let notice = notice.or(ignored_file);
     Storage {
         vault,
         protection,

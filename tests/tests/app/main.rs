@@ -862,6 +862,54 @@ async fn a_copy_of_the_data_folder_from_before_disconnect_never_reconnects() {
     session.quit().await.unwrap();
 }
 
+/// A data-key file planted beside the store while the keychain holds the
+/// data key: never used (the connection still opens with the keychain's
+/// key, and a new connect seals under the keychain's), and the panel says
+/// it was found.
+#[tokio::test]
+async fn a_planted_key_file_never_overrides_the_keychain() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("planted-key-file", DesktopOptions::default()).await;
+    let session = desktop.launch().await;
+    let key = connect_in_panel(&desktop, &session).await;
+    session.quit().await.unwrap();
+    assert_exits_within_two_seconds(&desktop).await;
+    let planted = desktop.data_dir().join("vault-data-key");
+    let planted_key = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=";
+    std::fs::write(&planted, planted_key).unwrap();
+    std::fs::set_permissions(
+        &planted,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "connected");
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    let notice = wait_for_text(&session, "store-notice", "not used").await;
+    assert!(notice.contains("vault-data-key"), "{notice}");
+    let protection = session.text("protection").await.unwrap();
+    assert!(protection.contains("Secret Service"), "{protection}");
+    session.click("test-request").await.unwrap();
+    wait_for_text(&session, "test-reply", fake_openrouter::CHAT_REPLY).await;
+
+    // A new key goes under the keychain's data key; the file stays as it
+    // was, evidence for the user.
+    session.click("disconnect").await.unwrap();
+    session.click("confirm-disconnect").await.unwrap();
+    session.wait_for_state("disconnected").await.unwrap();
+    let key = connect_in_panel(&desktop, &session).await;
+    session.quit().await.unwrap();
+    assert_exits_within_two_seconds(&desktop).await;
+    assert_eq!(std::fs::read_to_string(&planted).unwrap(), planted_key);
+    std::fs::remove_file(&planted).unwrap();
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "connected");
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
+
 /// A first connect while the keychain is locked (nobody there to answer
 /// its prompt): the data key can't be made, so no flow starts, no
 /// consent page opens and OpenRouter makes no key; the panel says to
