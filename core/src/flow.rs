@@ -565,12 +565,28 @@ impl Connector {
     /// Forgets the key locally and returns its description, whose
     /// `key_sha256` names the page where the user revokes it: a user key
     /// cannot revoke itself through the API.
+    ///
+    /// Disconnect wins over a flow in progress: a waiting flow is
+    /// cancelled, and one whose answer is being exchanged is let finish
+    /// first, so that the key it may have stored is the one forgotten
+    /// (and offered for revoking), not one that shows up connected after.
     pub async fn disconnect(&self) -> Result<Option<KeyMeta>, Error> {
         let _starting = self.inner.starting.lock().await;
         match self.cancel().await {
-            Ok(()) | Err(Error::NoFlow) => {}
+            Ok(()) | Err(Error::NoFlow) | Err(Error::Busy) => {}
             Err(error) => return Err(error),
         }
+        // The answer may have come just before the cancel: then the flow
+        // is exchanging, and its end is awaited.
+        let _ = self
+            .subscribe()
+            .wait_for(|status| {
+                !matches!(
+                    status.state,
+                    FlowState::AwaitingCallback { .. } | FlowState::Exchanging
+                )
+            })
+            .await;
         let store = self.inner.store.clone();
         blocking(move || store.clear()).await?;
         let mut machine = self.inner.lock();

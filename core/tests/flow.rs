@@ -594,3 +594,41 @@ async fn a_pasted_code_needs_a_paste_flow() {
     assert_eq!(connector.submit_code("abc").unwrap_err(), Error::NoFlow);
     connector.cancel().await.unwrap();
 }
+
+/// Disconnect while the browser's answer is being exchanged: the
+/// exchange ends first, and Disconnect wins. The key OpenRouter made is
+/// not kept, and its description comes back so that its revoke page can
+/// be offered.
+#[tokio::test]
+async fn disconnect_during_the_exchange_wins_and_names_the_new_key() {
+    let Setup {
+        fake,
+        store,
+        connector,
+    } = setup().await;
+    fake.set_fault(Endpoint::Exchange, Fault::Delay(Duration::from_millis(500)));
+    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    let redirect = approved_redirect(&status).await;
+    let answer = tokio::spawn(async move { Browser::new().visit(&redirect).await });
+    let mut changes = connector.subscribe();
+    changes
+        .wait_for(|s| s.state == FlowState::Exchanging)
+        .await
+        .unwrap();
+
+    let forgotten = connector.disconnect().await.unwrap();
+    let issued = fake.issued_keys();
+    assert_eq!(issued.len(), 1, "OpenRouter made the key");
+    let forgotten = forgotten.expect("the new key is named, for its revoke page");
+    assert_eq!(
+        forgotten.key_sha256,
+        openrouter_connect_core::ApiKey::new(issued[0].key.clone()).sha256_hex()
+    );
+    assert!(store.load().unwrap().is_none(), "nothing is kept");
+    let status = connector.status();
+    assert_eq!(status.state, FlowState::Disconnected);
+    assert!(status.key.is_none());
+    answer.await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(connector.status().state, FlowState::Disconnected);
+}
