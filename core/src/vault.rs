@@ -212,6 +212,10 @@ pub struct Vault<K, S> {
     keys: K,
     slots: S,
     lock: Mutex<()>,
+    /// The data key [`KeyStore::prepare_save`] read or made, for the save
+    /// that follows: one keychain read per connect, since on some systems
+    /// each read can prompt the user.
+    prepared: Mutex<Option<DataKey>>,
 }
 
 impl<K, S> Vault<K, S> {
@@ -224,6 +228,7 @@ impl<K, S> Vault<K, S> {
             keys,
             slots,
             lock: Mutex::new(()),
+            prepared: Mutex::new(None),
         }
     }
 
@@ -241,6 +246,13 @@ impl<K, S> Vault<K, S> {
 
     fn exclusive(&self) -> MutexGuard<'_, ()> {
         self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn take_prepared(&self) -> Option<DataKey> {
+        self.prepared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 }
 
@@ -274,11 +286,21 @@ impl<K: DataKeyStore, S: SlotStore> Vault<K, S> {
     /// Reads both slots, fetches the data key when a key record needs it
     /// (or `want_key` says the caller will seal one), and judges each slot.
     fn survey(&self, want_key: bool) -> Result<Survey, Error> {
+        self.survey_with(want_key, None)
+    }
+
+    /// [`Vault::survey`], with a data key already in hand instead of the
+    /// keychain's.
+    fn survey_with(&self, want_key: bool, in_hand: Option<DataKey>) -> Result<Survey, Error> {
         let [a, b] = [self.read(Slot::A)?, self.read(Slot::B)?];
         let needs_key = want_key || [&a, &b].iter().any(|p| matches!(p, Parsed::Key { .. }));
         // A vault with only tombstones never asks the keychain: on some
         // systems asking prompts the user.
-        let data_key = if needs_key { self.keys.get()? } else { None };
+        let data_key = match in_hand {
+            Some(key) => Some(key),
+            None if needs_key => self.keys.get()?,
+            None => None,
+        };
         let slots = [
             (Slot::A, self.judge(Slot::A, a, data_key.as_ref())),
             (Slot::B, self.judge(Slot::B, b, data_key.as_ref())),
@@ -352,7 +374,8 @@ impl<K: DataKeyStore, S: SlotStore> KeyStore for Vault<K, S> {
             ));
         }
         let _guard = self.exclusive();
-        let survey = self.survey(true)?;
+        let prepared = self.take_prepared();
+        let survey = self.survey_with(true, prepared)?;
         let newest = survey.newest()?;
         let seq = next_seq(newest.map(|n| n.seq))?;
         let target = newest.map_or(Slot::A, |n| survey.slots[n.index].0.other());
@@ -377,17 +400,25 @@ impl<K: DataKeyStore, S: SlotStore> KeyStore for Vault<K, S> {
     /// a key, not after.
     fn prepare_save(&self) -> Result<(), Error> {
         let _guard = self.exclusive();
+        drop(self.take_prepared());
         let survey = self.survey(true)?;
         let newest = survey.newest()?;
         next_seq(newest.map(|n| n.seq))?;
-        if survey.data_key.is_none() {
-            self.keys.set(&DataKey::generate()?)?;
-        }
+        let data_key = match survey.data_key {
+            Some(key) => key,
+            None => {
+                let key = DataKey::generate()?;
+                self.keys.set(&key)?;
+                key
+            }
+        };
+        *self.prepared.lock().unwrap_or_else(|p| p.into_inner()) = Some(data_key);
         Ok(())
     }
 
     fn clear(&self) -> Result<(), Error> {
         let _guard = self.exclusive();
+        drop(self.take_prepared());
         let survey = self.survey(false)?;
         let Some(newest) = survey.newest()? else {
             // Nothing but empty slots.

@@ -806,6 +806,24 @@ fn prepare_save_makes_the_data_key_first_and_writes_no_record() {
     assert_eq!(vault.keys().sets.load(Ordering::SeqCst), 1);
 }
 
+/// A connect asks the keychain once: the data key the check before the
+/// flow read (or made) is the one the save after it seals with.
+#[test]
+fn a_connect_reads_the_keychain_once() {
+    let vault = vault();
+    vault.save(&stored(1)).unwrap();
+    let reads = || vault.keys().gets.load(Ordering::SeqCst);
+    let before = reads();
+    vault.prepare_save().unwrap();
+    vault.save(&stored(2)).unwrap();
+    assert_eq!(reads() - before, 1);
+    assert_same(&loads(&vault), &stored(2));
+    // The key in hand serves one save: the next asks again.
+    let before = reads();
+    vault.save(&stored(3)).unwrap();
+    assert_eq!(reads() - before, 1);
+}
+
 /// The check before a flow applies the save's own rule for the next
 /// sequence number: a record near the limit fails there, before
 /// OpenRouter makes a key, not after.
