@@ -104,13 +104,15 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
         },
         ..FlowConfig::default()
     };
-    let connector = Connector::with_loaded(client, Arc::new(storage.vault), config, storage.loaded);
+    let vault = Arc::new(storage.vault);
+    let connector = Connector::with_loaded(client, vault.clone(), config, storage.loaded);
     let store_notice = match config_problem.or(relay_problem) {
         Some(error) => Some(format!("{error} {}", error.next_step())),
         None => storage.notice,
     };
     Ok(AppState::new(
         connector,
+        vault,
         storage.protection,
         format!("{identifier}:/callback"),
         format!("{PRODUCT} on {}", host_name()),

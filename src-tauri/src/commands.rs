@@ -65,6 +65,10 @@ pub async fn connect(
                 state.update(&app, |facts| facts.protection = keys::locked_protection());
             }
         })?;
+    // Or a keychain that failed at start took it after all.
+    if let Some(protection) = state.vault.keys().changed_protection() {
+        state.update(&app, |facts| facts.protection = protection);
+    }
     open_consent(&app, &state, &status.state);
     Ok(state.snapshot())
 }

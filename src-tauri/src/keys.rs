@@ -4,6 +4,7 @@
 //! the user only, beside the store.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -19,10 +20,19 @@ const KEYCHAIN_USER: &str = "vault-data-key";
 /// The fallback's file name in the app's data directory.
 pub const FALLBACK_FILE: &str = "vault-data-key";
 
-/// The data key's home, chosen once at start.
+/// The data key's home, chosen at start.
 pub enum AppKeys {
     Keychain(keyring::Entry),
-    File(PathBuf),
+    File {
+        path: PathBuf,
+        /// The keychain's entry, where the keychain failed at start with
+        /// nothing stored: it is asked again before the file first holds
+        /// a data key, so that one failure at start does not leave the
+        /// key in the weaker file for good.
+        retry: Option<keyring::Entry>,
+        /// The retry succeeded: the data key is in the keychain after all.
+        moved: AtomicBool,
+    },
 }
 
 impl AppKeys {
@@ -67,7 +77,7 @@ impl AppKeys {
             Err(e) => {
                 tracing::warn!(error = %e, "no keychain entry could be made");
                 return (
-                    AppKeys::File(fallback),
+                    AppKeys::file(fallback, None),
                     file_protection("No system keychain is available."),
                     None,
                 );
@@ -79,7 +89,7 @@ impl AppKeys {
                 (AppKeys::Keychain(entry), keychain_protection(), ignored())
             }
             Err(keyring::Error::NoEntry) if has_records && file_there => (
-                AppKeys::File(fallback),
+                AppKeys::file(fallback, None),
                 file_protection("The key was first stored without a system keychain."),
                 None,
             ),
@@ -89,7 +99,7 @@ impl AppKeys {
             Err(e) if has_records && file_there => {
                 tracing::warn!(error = %e, "the system keychain did not answer; the key file holds the data key");
                 (
-                    AppKeys::File(fallback),
+                    AppKeys::file(fallback, None),
                     file_protection("The key was first stored without a system keychain."),
                     None,
                 )
@@ -101,12 +111,38 @@ impl AppKeys {
             Err(e) => {
                 tracing::warn!(error = %e, "the system keychain did not answer");
                 (
-                    AppKeys::File(fallback),
+                    AppKeys::file(fallback, Some(entry)),
                     file_protection("The system keychain did not answer."),
                     None,
                 )
             }
         }
+    }
+}
+
+impl AppKeys {
+    fn file(path: PathBuf, retry: Option<keyring::Entry>) -> Self {
+        AppKeys::File {
+            path,
+            retry,
+            moved: AtomicBool::new(false),
+        }
+    }
+
+    /// The keychain's entry when it holds the data key.
+    fn keychain(&self) -> Option<&keyring::Entry> {
+        match self {
+            AppKeys::Keychain(entry) => Some(entry),
+            AppKeys::File { retry, moved, .. } if moved.load(Ordering::SeqCst) => retry.as_ref(),
+            AppKeys::File { .. } => None,
+        }
+    }
+
+    /// Where the data key went since start, when that changed what the
+    /// panel should say: the keychain answered on the second ask.
+    pub fn changed_protection(&self) -> Option<Protection> {
+        matches!(self, AppKeys::File { moved, .. } if moved.load(Ordering::SeqCst))
+            .then(keychain_protection)
     }
 }
 
@@ -146,43 +182,64 @@ fn keychain_error(error: keyring::Error) -> Error {
 
 impl DataKeyStore for AppKeys {
     fn get(&self) -> Result<Option<DataKey>, Error> {
-        match self {
-            AppKeys::Keychain(entry) => match entry.get_secret() {
+        if let Some(entry) = self.keychain() {
+            return match entry.get_secret() {
                 Ok(secret) => decode(Zeroizing::new(secret)).map(Some),
                 Err(keyring::Error::NoEntry) => Ok(None),
                 Err(e) => Err(keychain_error(e)),
-            },
-            AppKeys::File(path) => match private_file::read(path) {
-                Ok(Some(bytes)) => decode(Zeroizing::new(bytes)).map(Some),
-                Ok(None) => Ok(None),
-                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::Keychain(
-                    "its key file is open to other users".to_owned(),
-                )),
-                Err(_) => Err(Error::Keychain("its key file could not be read".to_owned())),
-            },
+            };
+        }
+        let AppKeys::File { path, .. } = self else {
+            unreachable!("a keychain is answered above")
+        };
+        match private_file::read(path) {
+            Ok(Some(bytes)) => decode(Zeroizing::new(bytes)).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::Keychain(
+                "its key file is open to other users".to_owned(),
+            )),
+            Err(_) => Err(Error::Keychain("its key file could not be read".to_owned())),
         }
     }
 
     fn set(&self, key: &DataKey) -> Result<(), Error> {
         let encoded = Zeroizing::new(STANDARD.encode(key.expose_bytes()));
-        match self {
-            AppKeys::Keychain(entry) => {
-                entry.set_secret(encoded.as_bytes()).map_err(keychain_error)
-            }
-            AppKeys::File(path) => private_file::replace(path, encoded.as_bytes())
-                .map_err(|_| Error::Keychain("its key file could not be written".to_owned())),
+        if let Some(entry) = self.keychain() {
+            return entry.set_secret(encoded.as_bytes()).map_err(keychain_error);
         }
+        let AppKeys::File { path, retry, moved } = self else {
+            unreachable!("a keychain is answered above")
+        };
+        // No data key in the file yet: the keychain that failed at start
+        // may answer now.
+        if let Some(entry) = retry.as_ref().filter(|_| !path.exists()) {
+            match entry.set_secret(encoded.as_bytes()) {
+                Ok(()) => {
+                    tracing::info!("the system keychain answered: the data key is there");
+                    moved.store(true, Ordering::SeqCst);
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "the system keychain still does not answer")
+                }
+            }
+        }
+        private_file::replace(path, encoded.as_bytes())
+            .map_err(|_| Error::Keychain("its key file could not be written".to_owned()))
     }
 
     fn delete(&self) -> Result<(), Error> {
-        match self {
-            AppKeys::Keychain(entry) => match entry.delete_credential() {
+        if let Some(entry) = self.keychain() {
+            return match entry.delete_credential() {
                 Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
                 Err(e) => Err(keychain_error(e)),
-            },
-            AppKeys::File(path) => private_file::remove(path)
-                .map_err(|_| Error::Keychain("its key file could not be removed".to_owned())),
+            };
         }
+        let AppKeys::File { path, .. } = self else {
+            unreachable!("a keychain is answered above")
+        };
+        private_file::remove(path)
+            .map_err(|_| Error::Keychain("its key file could not be removed".to_owned()))
     }
 }
 

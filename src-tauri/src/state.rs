@@ -2,12 +2,13 @@
 //! does not know (key health, protection, notices), and the one place that
 //! sends the panel its status.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use openrouter_connect_core::{Connector, Error, KeyMeta};
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::models::{AppStatus, CallbackMode, Health, Protection};
+use crate::storage::AppVault;
 
 /// The event that carries every change of [`AppStatus`] to the panel.
 pub const STATUS_EVENT: &str = "connect://status";
@@ -28,6 +29,8 @@ pub struct PanelFacts {
 
 pub struct AppState {
     pub connector: Connector,
+    /// The connector's store, for what the panel says of the data key.
+    pub vault: Arc<AppVault>,
     pub base_url: String,
     pub custom_base_url: bool,
     /// `<scheme>:/callback`, the deep-link way back; each flow adds its
@@ -44,6 +47,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         connector: Connector,
+        vault: Arc<AppVault>,
         protection: Protection,
         deep_link_callback: String,
         default_label: String,
@@ -55,6 +59,7 @@ impl AppState {
             base_url: config.base_url().to_string(),
             custom_base_url: !config.is_default_base_url(),
             connector,
+            vault,
             deep_link_callback,
             default_label,
             paste_suggested: crate::environment::paste_reason(),

@@ -287,6 +287,7 @@ impl Desktop {
             .args(args)
             .env("DBUS_SESSION_BUS_ADDRESS", bus.trim())
             .env("HOME", &self.home)
+            .env("XDG_RUNTIME_DIR", self.dir.join("run"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status()

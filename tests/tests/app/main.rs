@@ -910,6 +910,42 @@ async fn a_planted_key_file_never_overrides_the_keychain() {
     session.quit().await.unwrap();
 }
 
+/// The keychain not answering when the app starts, with nothing stored
+/// yet, and answering by the time the user connects: the data key goes
+/// to the keychain after all, and no key file is left behind to make the
+/// weaker fallback permanent.
+#[tokio::test]
+async fn a_keychain_that_answers_by_the_first_connect_takes_the_data_key() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start(
+        "keychain-late",
+        DesktopOptions {
+            keychain: false,
+            ..DesktopOptions::default()
+        },
+    )
+    .await;
+    let session = desktop.launch().await;
+    let protection = session.text("protection").await.unwrap();
+    assert!(protection.contains("weaker"), "{protection}");
+    // The login keyring appears (as at a first login), unlocked.
+    create_login_keyring(&desktop);
+    let key = connect_in_panel(&desktop, &session).await;
+    let protection = session.text("protection").await.unwrap();
+    assert!(protection.contains("Secret Service"), "{protection}");
+    assert!(!desktop.data_dir().join("vault-data-key").exists());
+    session.quit().await.unwrap();
+    assert_exits_within_two_seconds(&desktop).await;
+
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "connected");
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    let protection = session.text("protection").await.unwrap();
+    assert!(protection.contains("Secret Service"), "{protection}");
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
+
 /// A first connect while the keychain is locked (nobody there to answer
 /// its prompt): the data key can't be made, so no flow starts, no
 /// consent page opens and OpenRouter makes no key; the panel says to
@@ -1229,6 +1265,53 @@ fn lock_keyring(desktop: &Desktop) {
             "['/org/freedesktop/secrets/collection/login']",
         ],
     ));
+}
+
+/// Creates the login keyring, unlocked, with its password `pw`, and
+/// makes it the default: what a first login does.
+fn create_login_keyring(desktop: &Desktop) {
+    use dbus::arg::{RefArg, Variant};
+    use dbus::blocking::Connection;
+    use dbus::channel::Channel;
+    use dbus::strings::Path;
+
+    let bus = std::fs::read_to_string(desktop.dir.join("bus")).unwrap();
+    let mut channel = Channel::open_private(bus.trim()).unwrap();
+    channel.register().unwrap();
+    let connection = Connection::from(channel);
+    let service = connection.with_proxy(
+        "org.freedesktop.secrets",
+        "/org/freedesktop/secrets",
+        Duration::from_secs(5),
+    );
+    let (_, session): (Variant<String>, Path) = service
+        .method_call(
+            "org.freedesktop.Secret.Service",
+            "OpenSession",
+            ("plain", Variant(String::new())),
+        )
+        .unwrap();
+    let mut properties: std::collections::HashMap<&str, Variant<Box<dyn RefArg>>> =
+        std::collections::HashMap::new();
+    properties.insert(
+        "org.freedesktop.Secret.Collection.Label",
+        Variant(Box::new("login".to_owned())),
+    );
+    let secret = (session, Vec::<u8>::new(), b"pw".to_vec(), "text/plain");
+    let (collection,): (Path,) = service
+        .method_call(
+            "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
+            "CreateWithMasterPassword",
+            (properties, secret),
+        )
+        .unwrap();
+    let () = service
+        .method_call(
+            "org.freedesktop.Secret.Service",
+            "SetAlias",
+            ("default", collection),
+        )
+        .unwrap();
 }
 
 fn unlock_keyring(desktop: &Desktop) {
