@@ -1267,30 +1267,39 @@ fn lock_keyring(desktop: &Desktop) {
     ));
 }
 
-/// Creates the login keyring, unlocked, with its password `pw`, and
-/// makes it the default: what a first login does.
-fn create_login_keyring(desktop: &Desktop) {
-    use dbus::arg::{RefArg, Variant};
-    use dbus::blocking::Connection;
+/// A private connection to the desktop's bus and a plain Secret Service
+/// session on it: what the keyring calls below need.
+fn secret_service(desktop: &Desktop) -> (dbus::blocking::Connection, dbus::strings::Path<'static>) {
+    use dbus::arg::Variant;
     use dbus::channel::Channel;
-    use dbus::strings::Path;
 
     let bus = std::fs::read_to_string(desktop.dir.join("bus")).unwrap();
     let mut channel = Channel::open_private(bus.trim()).unwrap();
     channel.register().unwrap();
-    let connection = Connection::from(channel);
-    let service = connection.with_proxy(
-        "org.freedesktop.secrets",
-        "/org/freedesktop/secrets",
-        Duration::from_secs(5),
-    );
-    let (_, session): (Variant<String>, Path) = service
+    let connection = dbus::blocking::Connection::from(channel);
+    let (_, session): (Variant<String>, dbus::strings::Path<'static>) = connection
+        .with_proxy(SECRETS, SECRETS_PATH, Duration::from_secs(5))
         .method_call(
             "org.freedesktop.Secret.Service",
             "OpenSession",
             ("plain", Variant(String::new())),
         )
         .unwrap();
+    (connection, session)
+}
+
+const SECRETS: &str = "org.freedesktop.secrets";
+const SECRETS_PATH: &str = "/org/freedesktop/secrets";
+/// gnome-keyring's interface for what its own login screen does.
+const MASTER_PASSWORD: &str = "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface";
+
+/// Creates the login keyring, unlocked, with its password `pw`, and
+/// makes it the default: what a first login does.
+fn create_login_keyring(desktop: &Desktop) {
+    use dbus::arg::{RefArg, Variant};
+
+    let (connection, session) = secret_service(desktop);
+    let service = connection.with_proxy(SECRETS, SECRETS_PATH, Duration::from_secs(5));
     let mut properties: std::collections::HashMap<&str, Variant<Box<dyn RefArg>>> =
         std::collections::HashMap::new();
     properties.insert(
@@ -1298,9 +1307,9 @@ fn create_login_keyring(desktop: &Desktop) {
         Variant(Box::new("login".to_owned())),
     );
     let secret = (session, Vec::<u8>::new(), b"pw".to_vec(), "text/plain");
-    let (collection,): (Path,) = service
+    let (collection,): (dbus::strings::Path,) = service
         .method_call(
-            "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
+            MASTER_PASSWORD,
             "CreateWithMasterPassword",
             (properties, secret),
         )
@@ -1314,35 +1323,17 @@ fn create_login_keyring(desktop: &Desktop) {
         .unwrap();
 }
 
+/// Unlocks the login keyring with its password, as a login does.
 fn unlock_keyring(desktop: &Desktop) {
-    use dbus::arg::Variant;
-    use dbus::blocking::Connection;
-    use dbus::channel::Channel;
-    use dbus::strings::Path;
-
-    let bus = std::fs::read_to_string(desktop.dir.join("bus")).unwrap();
-    let mut channel = Channel::open_private(bus.trim()).unwrap();
-    channel.register().unwrap();
-    let connection = Connection::from(channel);
-    let service = connection.with_proxy(
-        "org.freedesktop.secrets",
-        "/org/freedesktop/secrets",
-        Duration::from_secs(5),
-    );
-    let (_, session): (Variant<String>, Path) = service
-        .method_call(
-            "org.freedesktop.Secret.Service",
-            "OpenSession",
-            ("plain", Variant(String::new())),
-        )
-        .unwrap();
+    let (connection, session) = secret_service(desktop);
     let secret = (session, Vec::<u8>::new(), b"pw".to_vec(), "text/plain");
-    let () = service
+    let () = connection
+        .with_proxy(SECRETS, SECRETS_PATH, Duration::from_secs(5))
         .method_call(
-            "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
+            MASTER_PASSWORD,
             "UnlockWithMasterPassword",
             (
-                Path::from("/org/freedesktop/secrets/collection/login"),
+                dbus::strings::Path::from("/org/freedesktop/secrets/collection/login"),
                 secret,
             ),
         )
