@@ -283,6 +283,19 @@ impl<K: DataKeyStore, S: SlotStore> Vault<K, S> {
         })
     }
 
+    /// The data key a survey found, or a new one, stored in the keychain
+    /// before anything is sealed with it.
+    fn found_or_made(&self, found: Option<DataKey>) -> Result<DataKey, Error> {
+        match found {
+            Some(key) => Ok(key),
+            None => {
+                let key = DataKey::generate()?;
+                self.keys.set(&key)?;
+                Ok(key)
+            }
+        }
+    }
+
     /// Reads both slots, fetches the data key when a key record needs it
     /// (or `want_key` says the caller will seal one), and judges each slot.
     fn survey(&self, want_key: bool) -> Result<Survey, Error> {
@@ -379,16 +392,9 @@ impl<K: DataKeyStore, S: SlotStore> KeyStore for Vault<K, S> {
         let newest = survey.newest()?;
         let seq = next_seq(newest.map(|n| n.seq))?;
         let target = newest.map_or(Slot::A, |n| survey.slots[n.index].0.other());
-        let data_key = match survey.data_key {
-            Some(key) => key,
-            None => {
-                // Only reached when no key record could be the current one
-                // (`newest` refuses otherwise), so no sealed key is orphaned.
-                let key = DataKey::generate()?;
-                self.keys.set(&key)?;
-                key
-            }
-        };
+        // Made only when no key record could be the current one
+        // (`newest` refuses otherwise), so no sealed key is orphaned.
+        let data_key = self.found_or_made(survey.data_key)?;
         let sealed = seal(&self.app_id, &data_key, seq, &meta, &record.key)?;
         self.slots.write(target, &sealed)
     }
@@ -404,14 +410,7 @@ impl<K: DataKeyStore, S: SlotStore> KeyStore for Vault<K, S> {
         let survey = self.survey(true)?;
         let newest = survey.newest()?;
         next_seq(newest.map(|n| n.seq))?;
-        let data_key = match survey.data_key {
-            Some(key) => key,
-            None => {
-                let key = DataKey::generate()?;
-                self.keys.set(&key)?;
-                key
-            }
-        };
+        let data_key = self.found_or_made(survey.data_key)?;
         *self.prepared.lock().unwrap_or_else(|p| p.into_inner()) = Some(data_key);
         Ok(())
     }
