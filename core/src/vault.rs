@@ -283,12 +283,21 @@ impl<K: DataKeyStore, S: SlotStore> Vault<K, S> {
         })
     }
 
-    /// The data key a survey found, or a new one, stored in the keychain
-    /// before anything is sealed with it.
-    fn found_or_made(&self, found: Option<DataKey>) -> Result<DataKey, Error> {
-        match found {
-            Some(key) => Ok(key),
-            None => {
+    /// The data key the next record is sealed with: the current key
+    /// record's, or, where no key record is current (never connected, or
+    /// disconnected), a new one, stored in the keychain before anything is
+    /// sealed with it. So each connection after a disconnect has a data
+    /// key of its own, even where deleting the old one failed.
+    fn key_for_next_record(
+        &self,
+        survey: &Survey,
+        newest: Option<Newest>,
+    ) -> Result<DataKey, Error> {
+        let current_key_record =
+            newest.is_some_and(|n| matches!(survey.slots[n.index].1, Judged::Key { .. }));
+        match (&survey.data_key, current_key_record) {
+            (Some(key), true) => Ok(key.clone()),
+            _ => {
                 let key = DataKey::generate()?;
                 self.keys.set(&key)?;
                 Ok(key)
@@ -388,13 +397,16 @@ impl<K: DataKeyStore, S: SlotStore> KeyStore for Vault<K, S> {
         }
         let _guard = self.exclusive();
         let prepared = self.take_prepared();
-        let survey = self.survey_with(true, prepared)?;
+        let survey = self.survey_with(false, prepared.clone())?;
         let newest = survey.newest()?;
         let seq = next_seq(newest.map(|n| n.seq))?;
         let target = newest.map_or(Slot::A, |n| survey.slots[n.index].0.other());
-        // Made only when no key record could be the current one
-        // (`newest` refuses otherwise), so no sealed key is orphaned.
-        let data_key = self.found_or_made(survey.data_key)?;
+        // A new data key only when no key record is current (`newest`
+        // refuses when one might be), so no sealed key is orphaned.
+        let data_key = match prepared {
+            Some(key) => key,
+            None => self.key_for_next_record(&survey, newest)?,
+        };
         let sealed = seal(&self.app_id, &data_key, seq, &meta, &record.key)?;
         self.slots.write(target, &sealed)
     }
@@ -407,10 +419,10 @@ impl<K: DataKeyStore, S: SlotStore> KeyStore for Vault<K, S> {
     fn prepare_save(&self) -> Result<(), Error> {
         let _guard = self.exclusive();
         drop(self.take_prepared());
-        let survey = self.survey(true)?;
+        let survey = self.survey(false)?;
         let newest = survey.newest()?;
         next_seq(newest.map(|n| n.seq))?;
-        let data_key = self.found_or_made(survey.data_key)?;
+        let data_key = self.key_for_next_record(&survey, newest)?;
         *self.prepared.lock().unwrap_or_else(|p| p.into_inner()) = Some(data_key);
         Ok(())
     }

@@ -320,7 +320,9 @@ fn data_key_is_stored_before_the_first_record() {
     assert!(vault.slots().snapshot().is_empty());
     vault.slots().recover();
     vault.save(&stored(1)).unwrap();
-    assert_eq!(vault.keys().sets.load(Ordering::SeqCst), 1);
+    // Nothing was sealed under the first data key: the retry, like any
+    // first record, gets a new one.
+    assert_eq!(vault.keys().sets.load(Ordering::SeqCst), 2);
     assert_same(&loads(&vault), &stored(1));
 }
 
@@ -605,8 +607,20 @@ fn a_disconnect_holds_when_the_data_key_cannot_be_deleted() {
         MemorySlots::default(),
     );
     vault.save(&stored(1)).unwrap();
+    let backup = vault.slots().snapshot();
     vault.clear().unwrap();
     assert!(vault.load().unwrap().is_none());
+    // The next connection gets a data key of its own all the same, so a
+    // copy of the old records opens nothing once it is written.
+    let old = vault.keys().0.current().unwrap();
+    vault.save(&stored(2)).unwrap();
+    let new = vault.keys().0.current().unwrap();
+    assert_ne!(old.expose_bytes(), new.expose_bytes());
+    for (slot, bytes) in backup {
+        vault.slots().put(slot, bytes);
+    }
+    vault.slots().remove(Slot::B).unwrap();
+    assert_eq!(vault.load().unwrap_err(), Error::DataKeyMismatch);
 }
 
 #[test]
