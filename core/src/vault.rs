@@ -283,6 +283,30 @@ impl<K: DataKeyStore, S: SlotStore> Vault<K, S> {
         })
     }
 
+    /// Whether the data key at hand opens the stored key records: some
+    /// key record authenticates under it, or there are none. `false` says
+    /// the records were sealed under another data key: an app that has
+    /// two places a data key may be in asks the other before it trusts
+    /// this one with the next record.
+    pub fn opens_its_records(&self) -> Result<bool, Error> {
+        let _guard = self.exclusive();
+        let survey = self.survey(false)?;
+        let mut key_records = survey
+            .slots
+            .iter()
+            .filter(|(_, judged)| {
+                !matches!(
+                    judged,
+                    Judged::Empty | Judged::Tombstone { .. } | Judged::Malformed
+                )
+            })
+            .peekable();
+        if key_records.peek().is_none() {
+            return Ok(true);
+        }
+        Ok(key_records.any(|(_, judged)| matches!(judged, Judged::Key { .. })))
+    }
+
     /// The data key the next record is sealed with: the current key
     /// record's, or, where no key record is current (never connected, or
     /// disconnected), a new one, stored in the keychain before anything is

@@ -1094,3 +1094,21 @@ proptest! {
         }
     }
 }
+
+/// The records say whether a data key is theirs, even where a tombstone
+/// older than the key record would otherwise read as disconnected.
+#[test]
+fn a_vault_says_whether_its_data_key_opens_its_records() {
+    let vault = vault();
+    assert_eq!(vault.opens_its_records(), Ok(true), "nothing stored");
+    vault.save(&stored(1)).unwrap();
+    vault.clear().unwrap();
+    assert_eq!(vault.opens_its_records(), Ok(true), "tombstones only");
+    vault.save(&stored(2)).unwrap();
+    assert_eq!(vault.opens_its_records(), Ok(true));
+    vault.keys().replace(Some(DataKey::generate().unwrap()));
+    assert_eq!(vault.opens_its_records(), Ok(false));
+    // The newest valid record is the tombstone before it: read alone,
+    // the vault looks disconnected.
+    assert!(vault.load().unwrap().is_none());
+}

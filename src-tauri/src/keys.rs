@@ -65,11 +65,10 @@ impl AppKeys {
         };
         let ignored = || {
             file_there.then(|| {
-                tracing::warn!("a data-key file beside the store was ignored: the keychain answers");
-                format!(
-                    "A key file ({}) was found beside the store and not used: this app keeps its key in the system keychain. If you did not put it there, someone with access to your files may have.",
-                    fallback.display()
-                )
+                tracing::warn!(
+                    "a data-key file beside the store was ignored: the keychain answers"
+                );
+                ignored_file_notice(&data_dir)
             })
         };
         let entry = match keyring::Entry::new(service, KEYCHAIN_USER) {
@@ -89,7 +88,7 @@ impl AppKeys {
                 (AppKeys::Keychain(entry), keychain_protection(), ignored())
             }
             Err(keyring::Error::NoEntry) if has_records && file_there => (
-                AppKeys::file(fallback, None),
+                AppKeys::file(fallback, Some(entry)),
                 file_protection("The key was first stored without a system keychain."),
                 None,
             ),
@@ -120,7 +119,27 @@ impl AppKeys {
     }
 }
 
+/// What the panel says of a key file that was found and not used.
+pub fn ignored_file_notice(data_dir: &std::path::Path) -> String {
+    format!(
+        "A key file ({}) was found beside the store and not used: this app keeps its key in the system keychain. If you did not put it there, someone with access to your files may have.",
+        data_dir.join(FALLBACK_FILE).display()
+    )
+}
+
 impl AppKeys {
+    /// The keychain alone, whether or not it answers now.
+    pub fn keychain_only(service: &str) -> Option<Self> {
+        keyring::Entry::new(service, KEYCHAIN_USER)
+            .ok()
+            .map(AppKeys::Keychain)
+    }
+
+    /// The data key is in the key file.
+    pub fn is_file(&self) -> bool {
+        self.keychain().is_none()
+    }
+
     fn file(path: PathBuf, retry: Option<keyring::Entry>) -> Self {
         AppKeys::File {
             path,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use openrouter_connect_core::vault::{Slot, SlotStore, Vault};
 use openrouter_connect_core::{Error, KeyMeta, KeyStore};
 
-use crate::keys::AppKeys;
+use crate::keys::{self, AppKeys};
 use crate::models::Protection;
 use crate::slots::PluginSlots;
 
@@ -29,9 +29,25 @@ pub struct Storage {
 /// `identifier` binds the records to this app; `data_dir` holds them.
 pub fn open(identifier: &str, data_dir: PathBuf) -> Storage {
     let slots = PluginSlots::new(data_dir.clone());
-    let (keys, protection, ignored_file) =
-        AppKeys::choose(identifier, data_dir, may_hold_a_key(&slots));
-    let vault = Vault::new(identifier, keys, slots);
+    let (keys, mut protection, mut ignored_file) =
+        AppKeys::choose(identifier, data_dir.clone(), may_hold_a_key(&slots));
+    let mut vault = Vault::new(identifier, keys, slots);
+    // A key file that does not open the stored records is not theirs (a
+    // leftover, or planted): their data key is the keychain's, even when
+    // the keychain is locked now. Never set them aside for it.
+    if vault.keys().is_file() && vault.opens_its_records() == Ok(false) {
+        if let Some(keys) = AppKeys::keychain_only(identifier) {
+            tracing::warn!(
+                "the key file does not open the stored records; the keychain's key does"
+            );
+            ignored_file = Some(keys::ignored_file_notice(&data_dir));
+            vault = Vault::new(identifier, keys, PluginSlots::new(data_dir));
+            protection = match vault.load() {
+                Err(Error::Keychain(_)) => keys::locked_protection(),
+                _ => keys::keychain_protection(),
+            };
+        }
+    }
     let (loaded, notice) = load_or_set_aside(&vault);
     let notice = notice.or(ignored_file);
     Storage {

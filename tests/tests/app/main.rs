@@ -906,6 +906,30 @@ async fn a_planted_key_file_never_overrides_the_keychain() {
     let session = desktop.launch().await;
     assert_eq!(session.state().await.unwrap(), "connected");
     assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    session.quit().await.unwrap();
+    assert_exits_within_two_seconds(&desktop).await;
+
+    // Planted again, with the keychain locked this time: the file opens
+    // nothing, so the records are not set aside for it; they wait for
+    // the keychain, and open once it is unlocked.
+    std::fs::write(&planted, planted_key).unwrap();
+    std::fs::set_permissions(
+        &planted,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let before = vault_files(&desktop);
+    lock_keyring(&desktop);
+    let session = desktop.launch().await;
+    session.wait_for_state("failed").await.unwrap();
+    let message = session.text("error-message").await.unwrap();
+    assert!(message.contains("keychain"), "{message}");
+    wait_for_text(&session, "store-notice", "not used").await;
+    assert_eq!(vault_files(&desktop), before, "the store was touched");
+    unlock_keyring(&desktop);
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
