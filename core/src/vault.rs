@@ -291,20 +291,22 @@ impl<K: DataKeyStore, S: SlotStore> Vault<K, S> {
     pub fn opens_its_records(&self) -> Result<bool, Error> {
         let _guard = self.exclusive();
         let survey = self.survey(false)?;
-        let mut key_records = survey
+        let newest_valid = survey
             .slots
             .iter()
-            .filter(|(_, judged)| {
-                !matches!(
-                    judged,
-                    Judged::Empty | Judged::Tombstone { .. } | Judged::Malformed
-                )
+            .filter_map(|(_, judged)| match judged {
+                Judged::Key { seq, .. } | Judged::Tombstone { seq } => Some(*seq),
+                _ => None,
             })
-            .peekable();
-        if key_records.peek().is_none() {
-            return Ok(true);
-        }
-        Ok(key_records.any(|(_, judged)| matches!(judged, Judged::Key { .. })))
+            .max();
+        // A key record that fails under this data key matters only if it
+        // claims to be newer than every valid record: an older one is
+        // superseded (a connection before a disconnect, sealed under the
+        // data key that went with it).
+        Ok(!survey.slots.iter().any(|(_, judged)| match judged {
+            Judged::Unauthentic { claimed_seq } => newest_valid.is_none_or(|n| *claimed_seq > n),
+            _ => false,
+        }))
     }
 
     /// The data key the next record is sealed with: the current key
@@ -382,7 +384,7 @@ impl<K: DataKeyStore, S: SlotStore> Vault<K, S> {
                     Opened::Key(record) => Judged::Key { seq, record },
                     Opened::Unauthentic => {
                         tracing::warn!(slot = slot.as_str(), "vault record failed authentication");
-                        Judged::Unauthentic
+                        Judged::Unauthentic { claimed_seq: seq }
                     }
                     Opened::Inconsistent => {
                         tracing::warn!(
@@ -514,8 +516,11 @@ enum Judged {
     },
     /// Parses, and fails authentication with the data key present: torn,
     /// tampered with, or sealed under another data key. Its sequence number
-    /// is as untrusted as the rest of it.
-    Unauthentic,
+    /// is as untrusted as the rest of it: kept only to tell a record that
+    /// claims to be newer than every valid one from a superseded one.
+    Unauthentic {
+        claimed_seq: u64,
+    },
     /// A key record while there is no data key to judge it by.
     Locked {
         seq: u64,

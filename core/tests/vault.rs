@@ -1111,4 +1111,15 @@ fn a_vault_says_whether_its_data_key_opens_its_records() {
     // The newest valid record is the tombstone before it: read alone,
     // the vault looks disconnected.
     assert!(vault.load().unwrap().is_none());
+
+    // A key record older than a valid tombstone is superseded: a crash
+    // between a disconnect and the next connect's first write leaves one
+    // beside the new data key, and that key is the vault's all the same.
+    let vault = self::vault();
+    vault.save(&stored(1)).unwrap();
+    vault.slots().crash_after(1);
+    assert!(vault.clear().is_err());
+    vault.slots().recover();
+    vault.keys().replace(Some(DataKey::generate().unwrap()));
+    assert_eq!(vault.opens_its_records(), Ok(true));
 }
