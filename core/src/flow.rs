@@ -30,6 +30,9 @@ use crate::store::{KeyMeta, KeyStore, StoredKey};
 /// OpenRouter account, e-mail confirmation included, takes minutes.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
+/// How long a disconnect waits for an exchange in progress to end.
+const DISCONNECT_WAIT: Duration = Duration::from_secs(120);
+
 /// The longest key label accepted.
 const MAX_LABEL_CHARS: usize = 100;
 
@@ -577,16 +580,19 @@ impl Connector {
             Err(error) => return Err(error),
         }
         // The answer may have come just before the cancel: then the flow
-        // is exchanging, and its end is awaited.
-        let _ = self
-            .subscribe()
-            .wait_for(|status| {
-                !matches!(
-                    status.state,
-                    FlowState::AwaitingCallback { .. } | FlowState::Exchanging
-                )
-            })
-            .await;
+        // is exchanging, and its end is awaited (bounded: the exchange has
+        // its own timeout, and a flow that never ends must not hold
+        // Connect and Disconnect for good).
+        let mut changes = self.subscribe();
+        let ended = changes.wait_for(|status| {
+            !matches!(
+                status.state,
+                FlowState::AwaitingCallback { .. } | FlowState::Exchanging
+            )
+        });
+        if tokio::time::timeout(DISCONNECT_WAIT, ended).await.is_err() {
+            return Err(Error::Busy);
+        }
         let store = self.inner.store.clone();
         blocking(move || store.clear()).await?;
         let mut machine = self.inner.lock();

@@ -47,7 +47,13 @@ pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temporary);
         return written;
     }
-    sync_dir(dir)
+    // The new file is in place: a folder that can't be synced makes the
+    // rename less durable, not undone, so the write is not reported as
+    // failed (the caller would act as if the old bytes were still there).
+    if let Err(e) = sync_dir(dir) {
+        tracing::warn!(error = %e, "the folder could not be synced after a write");
+    }
+    Ok(())
 }
 
 /// Removes the file at `path`, if there is one, durably.
