@@ -175,15 +175,20 @@ impl OpenRouterClient {
             code_verifier: &'a str,
             code_challenge_method: &'a str,
         }
-        // Handed to the HTTP stack as it is, without a copy of its own
-        // left behind here: what the stack does with its buffers is out
-        // of this crate's reach.
-        let body = serde_json::to_vec(&Body {
+        // Written into a buffer sized for it (a growing one would leave
+        // unwiped copies behind) and handed to the HTTP stack as it is:
+        // what the stack does with its buffers is out of this crate's
+        // reach.
+        let fields = Body {
             code: code.expose_secret(),
             code_verifier: verifier.expose_secret(),
             code_challenge_method: METHOD_S256,
-        })
-        .expect("a struct of strings serializes");
+        };
+        let mut body = Vec::with_capacity(
+            // Room for the JSON around them, escapes included.
+            2 * (fields.code.len() + fields.code_verifier.len()) + 128,
+        );
+        serde_json::to_writer(&mut body, &fields).expect("a struct of strings serializes");
         let request = self
             .http()?
             .post(self.endpoint("api/v1/auth/keys"))
