@@ -61,7 +61,7 @@ pub async fn connect(
         .inspect_err(|error| {
             // The data key is made before a flow starts: a keychain that
             // refuses it is unavailable, and the panel says so.
-            if matches!(error, Error::Keychain(_)) {
+            if matches!(error, Error::Keychain(_)) && !state.vault.keys().is_file() {
                 state.update(&app, |facts| facts.protection = keys::locked_protection());
             }
         })?;

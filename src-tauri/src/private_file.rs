@@ -41,7 +41,8 @@ pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut file = options.open(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::rename(&temporary, path)
+        drop(file);
+        rename(&temporary, path)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&temporary);
@@ -54,6 +55,46 @@ pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         tracing::warn!(error = %e, "the folder could not be synced after a write");
     }
     Ok(())
+}
+
+/// Renames `from` over `to`. On Windows a file that another program
+/// (antivirus, the search indexer, a sync client) holds open for a moment
+/// refuses the rename: it is tried again a few times before giving up.
+fn rename(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match std::fs::rename(from, to) {
+            Err(e)
+                if cfg!(windows)
+                    && e.kind() == std::io::ErrorKind::PermissionDenied
+                    && tries < 5 =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20 << tries));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Removes what a crash between creating a replacement and renaming it
+/// left beside `path` (`.<name>.<random>.tmp`): nothing reads it, and it
+/// may hold a data key that was never put in place.
+pub fn remove_leftovers(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if file_name.starts_with(&prefix) && file_name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Removes the file at `path`, if there is one, durably.
@@ -128,6 +169,16 @@ mod tests {
             assert_eq!(mode(&path), 0o600);
             assert_eq!(mode(&dir), 0o700);
         }
+        // What a crash before the rename leaves goes, and nothing else.
+        std::fs::write(dir.join(".record.json.0123456789abcdef.tmp"), b"half").unwrap();
+        std::fs::write(dir.join(".other.json.0123456789abcdef.tmp"), b"not ours").unwrap();
+        remove_leftovers(&path);
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".other.json.0123456789abcdef.tmp", "record.json"]);
         remove(&path).unwrap();
         assert_eq!(read(&path).unwrap(), None);
         remove(&path).unwrap();

@@ -10,7 +10,8 @@ use openrouter_connect_core::{Error, KeyMeta, KeyStore};
 
 use crate::keys::{self, AppKeys};
 use crate::models::Protection;
-use crate::slots::PluginSlots;
+use crate::private_file;
+use crate::slots::{self, PluginSlots};
 
 pub type AppVault = Vault<AppKeys, PluginSlots>;
 
@@ -28,6 +29,13 @@ pub struct Storage {
 
 /// `identifier` binds the records to this app; `data_dir` holds them.
 pub fn open(identifier: &str, data_dir: PathBuf) -> Storage {
+    for name in [
+        slots::file_name(Slot::A),
+        slots::file_name(Slot::B),
+        keys::FALLBACK_FILE,
+    ] {
+        private_file::remove_leftovers(&data_dir.join(name));
+    }
     let slots = PluginSlots::new(data_dir.clone());
     let (keys, mut protection, mut ignored_file) =
         AppKeys::choose(identifier, data_dir.clone(), may_hold_a_key(&slots));
