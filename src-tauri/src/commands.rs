@@ -40,6 +40,19 @@ pub async fn connect(
         },
         CallbackMode::Paste => WayBack::Paste,
     };
+    // A store left as it was because it could not be read (see
+    // `storage::set_aside`): Connect is the user's word to move it aside.
+    if let FlowState::Failed { error } = &state.connector.status().state {
+        if matches!(error.code.as_str(), "vault-corrupt" | "data-key-mismatch") {
+            let error = match error.code.as_str() {
+                "vault-corrupt" => Error::VaultCorrupt,
+                _ => Error::DataKeyMismatch,
+            };
+            let notice = crate::storage::set_aside(&state.vault, &error);
+            state.update(&app, |facts| facts.store_notice = Some(notice));
+            state.connector.reload().await?;
+        }
+    }
     state.update(&app, |facts| {
         facts.callback_mode = options.mode;
         facts.browser_error = None;

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use openrouter_connect_core::vault::{Slot, SlotStore, Vault};
+use openrouter_connect_core::vault::{DataKeyStore, Slot, SlotStore, Vault};
 use openrouter_connect_core::{Error, KeyMeta, KeyStore};
 
 use crate::keys::{self, AppKeys};
@@ -81,22 +81,39 @@ fn may_hold_a_key(slots: &PluginSlots) -> bool {
 /// Reads the stored connection once. A store that can't be read as it
 /// is (damaged, or locked with a data key this machine does not have) is
 /// moved aside, never overwritten, the app starts disconnected, and the
-/// panel says so.
+/// panel says so. While the keychain holds a data key, the records may be
+/// its own (damaged, or tampered with): they stay where they are, the app
+/// starts with the error, and Connect moves them aside ([`set_aside`]).
 fn load_or_set_aside(vault: &AppVault) -> (Result<Option<KeyMeta>, Error>, Option<String>) {
     match vault.load() {
-        Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing)) => {
-            let moved = vault.slots().set_aside();
-            tracing::warn!(
-                code = error.code(),
-                files = moved.len(),
-                "stored connection set aside"
-            );
+        Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch))
+            if !vault.keys().is_file() && vault.keys().get().is_ok_and(|key| key.is_some()) =>
+        {
+            tracing::warn!(code = error.code(), "stored connection left as it is");
             let notice = format!(
-                "{error} It was kept aside ({}) and the app starts disconnected. Connect again to store a new key.",
-                moved.join(", ")
+                "{error} It is left as it is; Connect moves it aside and stores a new key."
             );
+            (Err(error), Some(notice))
+        }
+        Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing)) => {
+            let notice = set_aside(vault, &error);
             (Ok(None), Some(notice))
         }
         loaded => (loaded.map(|record| record.map(|r| r.meta)), None),
     }
+}
+
+/// Moves the records aside (never deleting them) and says where, for a
+/// store that can't be read as it is.
+pub fn set_aside(vault: &AppVault, error: &Error) -> String {
+    let moved = vault.slots().set_aside();
+    tracing::warn!(
+        code = error.code(),
+        files = moved.len(),
+        "stored connection set aside"
+    );
+    format!(
+        "{error} It was kept aside ({}) and the app starts disconnected. Connect again to store a new key.",
+        moved.join(", ")
+    )
 }

@@ -970,6 +970,53 @@ async fn a_keychain_that_answers_by_the_first_connect_takes_the_data_key() {
     session.quit().await.unwrap();
 }
 
+/// A store damaged while the keychain holds its data key: the records
+/// may still be the user's, so they stay exactly as they are until the
+/// user's Connect moves them aside (kept, never deleted).
+#[tokio::test]
+async fn a_damaged_store_with_a_data_key_waits_for_connect_to_be_set_aside() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("damaged-with-key", DesktopOptions::default()).await;
+    let session = desktop.launch().await;
+    let first = connect_in_panel(&desktop, &session).await;
+    session.quit().await.unwrap();
+    assert_exits_within_two_seconds(&desktop).await;
+    for (name, _, _) in vault_files(&desktop) {
+        std::fs::write(
+            desktop.data_dir().join(name),
+            b"{\"record\": {\"version\": 1, \"se",
+        )
+        .unwrap();
+    }
+    let damaged = vault_files(&desktop);
+
+    let session = desktop.launch().await;
+    session.wait_for_state("failed").await.unwrap();
+    let message = session.text("error-message").await.unwrap();
+    assert!(message.contains("damaged"), "{message}");
+    wait_for_text(&session, "store-notice", "left as it is").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        vault_files(&desktop),
+        damaged,
+        "the store was moved or written"
+    );
+
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    let second = desktop.fake.issued_keys().last().unwrap().key.clone();
+    assert_ne!(second, first);
+    assert_eq!(session.text("masked-key").await.unwrap(), masked(&second));
+    let kept = std::fs::read_dir(desktop.data_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".damaged-"))
+        .count();
+    assert_eq!(kept, damaged.len(), "the damaged files are kept aside");
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
+
 /// A first connect while the keychain is locked (nobody there to answer
 /// its prompt): the data key can't be made, so no flow starts, no
 /// consent page opens and OpenRouter makes no key; the panel says to
