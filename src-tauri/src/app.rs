@@ -161,9 +161,14 @@ fn start_background_work(app: AppHandle) {
                 focus_main_window(&forwarder);
             }
             if flow == FlowState::Connected && was_waiting {
+                let connector = state.connector.clone();
                 state.update(&forwarder, |facts| {
                     facts.health = None;
-                    facts.forgotten = None;
+                    // Unless a Disconnect has already forgotten this new
+                    // key and named it for its revoke page.
+                    if connector.status().state == FlowState::Connected {
+                        facts.forgotten = None;
+                    }
                 });
                 let app = forwarder.clone();
                 tauri::async_runtime::spawn(async move {

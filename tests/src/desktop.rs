@@ -85,7 +85,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Starts Xvfb on a free display and returns it with its name.
-fn start_display() -> (Child, String) {
+pub fn start_display() -> (Child, String) {
     let mut child = Command::new("Xvfb")
         .args([
             "-displayfd",

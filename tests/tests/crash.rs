@@ -11,6 +11,12 @@
 //! `dbus-run-session`). Each phase and each child is this same program,
 //! told its role by the environment. Linux only, like the desktop
 //! harness it borrows from.
+//!
+//! A third phase kills the real app while it quits: connected, started
+//! under Xvfb, sent SIGTERM (which it takes like a closed window) and
+//! killed with SIGKILL at a random moment of its way out, again and
+//! again. After each kill the vault's files are what they were, byte for
+//! byte, and open on the same key: quitting writes nothing.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -35,6 +41,10 @@ const FIRST: &str = "CRASH_TEST_FIRST";
 fn main() -> ExitCode {
     match std::env::var(ROLE).as_deref() {
         Ok("child") => child(),
+        Ok("quit") => {
+            let dir = PathBuf::from(std::env::var(DIR).expect("the phase's folder"));
+            quit_loop(&dir);
+        }
         Ok(phase) => {
             let dir = PathBuf::from(std::env::var(DIR).expect("the phase's folder"));
             kill_loop(phase, &dir);
@@ -258,12 +268,17 @@ fn run_phases() -> ExitCode {
         std::env::temp_dir().join(format!("openrouter-connect-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let mut failed = false;
-    for phase in ["file", "keychain"] {
+    for phase in ["file", "keychain", "quit"] {
         let home = root.join(phase);
-        let data = home.join("data");
+        // The quit phase's folder is the app's own data folder.
+        let data = if phase == "quit" {
+            home.join(".local/share").join(IDENTIFIER)
+        } else {
+            home.join("data")
+        };
         std::fs::create_dir_all(&data).unwrap();
         let me = std::env::current_exe().unwrap();
-        let mut command = if phase == "keychain" {
+        let mut command = if phase != "file" {
             desktop::in_keyring_session(&me)
         } else {
             let mut c = Command::new(&me);
@@ -300,4 +315,115 @@ fn run_phases() -> ExitCode {
         let _ = std::fs::remove_dir_all(&root);
         ExitCode::SUCCESS
     }
+}
+
+/// Kills while the app quits.
+const QUIT_KILLS: u32 = 150;
+
+/// The quit phase: the real app, connected, quitting and killed.
+fn quit_loop(dir: &Path) {
+    let key = key_after(0).expect("a key");
+    open(dir).vault.save(&record(&key)).unwrap();
+    // Bytes and modification times: a rewrite of the same bytes (what
+    // the store plugin's save on exit did) shows too.
+    let vault_files = || -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("vault"))
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                    e.metadata().unwrap().modified().unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = vault_files();
+    let (mut display, display_name) = desktop::start_display();
+    let app = desktop::binaries().join("openrouter-connect");
+    let mut rng = rand::rng();
+    let started = Instant::now();
+    // How long a quit takes, from SIGTERM to exit, measured on the runs
+    // that are let finish (every fifth).
+    let mut quits: Vec<Duration> = Vec::new();
+    let mut killed_quitting = 0u32;
+    for kill in 0..QUIT_KILLS {
+        let mut child = Command::new(&app)
+            .env("DISPLAY", &display_name)
+            .env("RUST_LOG", "info")
+            .env("NO_AT_BRIDGE", "1")
+            .env("OPENROUTER_BASE_URL", "http://127.0.0.1:9")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("the app binary (make build)");
+        let (ready, started_up) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("panel asked for the status") {
+                    let _ = ready.send(());
+                }
+            }
+        });
+        started_up
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the app starts and its panel asks for the status");
+        std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let asked_to_quit = Instant::now();
+        if kill % 5 == 0 || quits.is_empty() {
+            let status = child.wait().unwrap();
+            assert!(status.success(), "kill {kill}: the app quit with {status}");
+            quits.push(asked_to_quit.elapsed());
+        } else {
+            let longest = quits.iter().max().copied().unwrap_or_default();
+            std::thread::sleep(
+                rng.random_range(Duration::ZERO..longest.max(Duration::from_millis(5))),
+            );
+            if child.try_wait().unwrap().is_none() {
+                killed_quitting += 1;
+            }
+            desktop::kill_group(child.id());
+            let _ = child.wait();
+        }
+        desktop::kill_group(child.id());
+        reader.join().unwrap();
+
+        assert_eq!(
+            vault_files(),
+            before,
+            "kill {kill}: quitting wrote to the vault"
+        );
+        let storage = open(dir);
+        assert!(
+            storage.notice.is_none(),
+            "kill {kill}: {:?}",
+            storage.notice
+        );
+        let found = storage
+            .vault
+            .load()
+            .unwrap_or_else(|e| panic!("kill {kill}: the vault failed: {e}"))
+            .map(|r| r.key.expose_secret().to_owned());
+        assert_eq!(found.as_deref(), Some(key.as_str()), "kill {kill}");
+    }
+    let _ = display.kill();
+    let _ = display.wait();
+    quits.sort();
+    println!(
+        "crash phase quit: {QUIT_KILLS} starts of the app, each sent SIGTERM; {killed_quitting} SIGKILLs while it was quitting, \
+         the others let finish; the vault's files unchanged after each; a quit takes {:.0} ms (median of {}); {:.1} s",
+        quits[quits.len() / 2].as_secs_f64() * 1000.0,
+        quits.len(),
+        started.elapsed().as_secs_f64()
+    );
 }
