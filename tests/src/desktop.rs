@@ -76,6 +76,26 @@ pub fn binaries() -> PathBuf {
         .to_path_buf()
 }
 
+/// The vault's files in `dir` (`vault-a.json`, `vault-b.json`,
+/// `vault-data-key`) with their bytes and modification times: what must
+/// not change when the app has nothing to write.
+pub fn vault_files(dir: &Path) -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("vault"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+                e.metadata().unwrap().modified().unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 /// A port nothing listens on now, on loopback.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -326,22 +326,7 @@ fn quit_loop(dir: &Path) {
     open(dir).vault.save(&record(&key)).unwrap();
     // Bytes and modification times: a rewrite of the same bytes (what
     // the store plugin's save on exit did) shows too.
-    let vault_files = || -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with("vault"))
-            .map(|e| {
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    std::fs::read(e.path()).unwrap(),
-                    e.metadata().unwrap().modified().unwrap(),
-                )
-            })
-            .collect();
-        files.sort();
-        files
-    };
+    let vault_files = || desktop::vault_files(dir);
     let before = vault_files();
     let (mut display, display_name) = desktop::start_display();
     let app = desktop::binaries().join("openrouter-connect");

@@ -808,20 +808,7 @@ async fn quitting_by_window_or_sigterm_ends_every_process_and_writes_no_vault_fi
 
 /// The vault's files with their bytes and modification times.
 fn vault_files(desktop: &Desktop) -> Vec<(String, Vec<u8>, std::time::SystemTime)> {
-    let mut files: Vec<_> = std::fs::read_dir(desktop.data_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("vault"))
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-                e.metadata().unwrap().modified().unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
+    fake_openrouter::desktop::vault_files(&desktop.data_dir())
 }
 
 /// A copy of the data folder from before Disconnect, put back after it
