@@ -153,6 +153,19 @@ pub fn kill_group(leader: u32) {
 
 impl Desktop {
     /// A desktop with a keychain whose user does `user` on the consent page.
+    /// A desktop whose session bus has no unlocked keyring: the Secret
+    /// Service does not answer when the app starts.
+    pub async fn without_keychain(name: &str) -> Desktop {
+        Self::start(
+            name,
+            DesktopOptions {
+                keychain: false,
+                ..DesktopOptions::default()
+            },
+        )
+        .await
+    }
+
     pub async fn for_user(name: &str, user: UserAction) -> Desktop {
         Self::start(
             name,

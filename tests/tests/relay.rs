@@ -60,6 +60,16 @@ async fn serve_capture() -> (SocketAddr, Arc<Mutex<Seen>>) {
     (listen(app).await, seen)
 }
 
+/// The relay site, a fake OpenRouter that echoes a `state` when
+/// `echo_state` says so, and a connector against it.
+async fn relay_and_fake(echo_state: bool) -> (SocketAddr, FakeOpenRouter, Connector) {
+    let relay = serve_relay().await;
+    let fake = FakeOpenRouter::start().await;
+    fake.set_echo_state(echo_state);
+    let connector = connector(&fake);
+    (relay, fake, connector)
+}
+
 /// A connector against `fake`, with nothing stored.
 fn connector(fake: &FakeOpenRouter) -> Connector {
     let config = ClientConfig::with_base(&fake.url(), Attribution::default()).unwrap();
@@ -157,10 +167,7 @@ fn assert_waiting(connector: &Connector, after: &str) {
 
 /// The loopback way by the relay page, approved in Chromium.
 async fn a_flow_through_the_relay_page(echo_state: bool) {
-    let relay = serve_relay().await;
-    let fake = FakeOpenRouter::start().await;
-    fake.set_echo_state(echo_state);
-    let connector = connector(&fake);
+    let (relay, fake, connector) = relay_and_fake(echo_state).await;
     let (auth_url, callback_url) = start(
         &connector,
         WayBack::Relay {
@@ -213,10 +220,7 @@ async fn a_flow_through_the_relay_page_connects_when_openrouter_echoes_a_state()
 /// scheme, so the page's own `destination` says where it would go, and
 /// that deep link is handed to the app as the system would.
 async fn a_flow_through_the_relay_page_to_the_apps_scheme(echo_state: bool) {
-    let relay = serve_relay().await;
-    let fake = FakeOpenRouter::start().await;
-    fake.set_echo_state(echo_state);
-    let connector = connector(&fake);
+    let (relay, fake, connector) = relay_and_fake(echo_state).await;
     let (auth_url, callback_url) = start(
         &connector,
         WayBack::DeepLink {
@@ -291,10 +295,7 @@ async fn a_flow_through_the_relay_page_to_the_apps_scheme_connects_when_openrout
 /// Answers a stranger sends through the relay page, without the flow's
 /// secret, change nothing; the real one still connects after them.
 async fn forged_answers_leave_the_flow_waiting(echo_state: bool) {
-    let relay = serve_relay().await;
-    let fake = FakeOpenRouter::start().await;
-    fake.set_echo_state(echo_state);
-    let connector = connector(&fake);
+    let (relay, fake, connector) = relay_and_fake(echo_state).await;
     let (auth_url, callback_url) = start(
         &connector,
         WayBack::Relay {

@@ -220,14 +220,7 @@ async fn waiting_then_cancel_and_a_denial_then_retry() {
 #[tokio::test]
 async fn without_a_keychain_it_connects_and_says_the_protection_is_weaker() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let desktop = Desktop::start(
-        "no-keychain",
-        DesktopOptions {
-            keychain: false,
-            ..DesktopOptions::default()
-        },
-    )
-    .await;
+    let desktop = Desktop::without_keychain("no-keychain").await;
     let session = desktop.launch().await;
     let protection = session.text("protection").await.unwrap();
     assert!(protection.contains("weaker"), "{protection}");
@@ -928,14 +921,7 @@ async fn a_planted_key_file_never_overrides_the_keychain() {
 #[tokio::test]
 async fn a_keychain_that_answers_by_the_first_connect_takes_the_data_key() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let desktop = Desktop::start(
-        "keychain-late",
-        DesktopOptions {
-            keychain: false,
-            ..DesktopOptions::default()
-        },
-    )
-    .await;
+    let desktop = Desktop::without_keychain("keychain-late").await;
     let session = desktop.launch().await;
     let protection = session.text("protection").await.unwrap();
     assert!(protection.contains("weaker"), "{protection}");
