@@ -6,11 +6,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use openrouter_connect_core::callback::{parse_query, split_deep_link};
-use openrouter_connect_core::client::decode_exchange;
-use openrouter_connect_core::pkce::Pkce;
+use openrouter_connect_core::fuzzing::{decode_exchange, parse_query, split_deep_link};
 use openrouter_connect_core::{
-    ApiKey, DataKey, DataKeyStore, Error, KeyMeta, KeyStore, Slot, SlotStore, StoredKey, Vault,
+    ApiKey, DataKey, DataKeyStore, Error, KeyStore, Pkce, Slot, SlotStore, StoredKey, Vault,
 };
 use serde_json::Value;
 
@@ -56,17 +54,12 @@ impl SlotStore for Slots {
 
 fn record() -> StoredKey {
     let key = ApiKey::new(format!("sk-or-v1-{}", "0123456789abcdef".repeat(4)));
-    StoredKey {
-        meta: KeyMeta {
-            masked: key.masked(),
-            label: Some("OpenRouter Connect on bench".into()),
-            limit: Some(5.0),
-            user_id: Some("user_1".into()),
-            connected_at_ms: 1,
-            key_sha256: key.sha256_hex(),
-        },
+    StoredKey::new(
         key,
-    }
+        Some("OpenRouter Connect on bench".into()),
+        Some(5.0),
+        Some("user_1".into()),
+    )
 }
 
 fn steps(c: &mut Criterion) {

@@ -26,7 +26,9 @@ const MAX_CODE_LEN: usize = 512;
 /// A parsed answer, before the flow decides what it means.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Callback {
+    /// The user approved; the code to exchange.
     Code(AuthCode),
+    /// The user did not approve.
     Denied {
         /// OpenRouter's `error`, reduced to `[a-z0-9_]`.
         reason: String,
@@ -151,36 +153,36 @@ pub type Outcome = Result<(), Error>;
 
 /// An accepted answer on its way to the flow.
 #[derive(Debug)]
-pub(crate) struct Arrival {
+pub(crate) struct Answer {
     pub result: Result<AuthCode, Error>,
     /// Where the flow reports the end, so the browser's page can say it.
     pub outcome: oneshot::Sender<Outcome>,
 }
 
-/// The one door into a waiting flow, shared by every way back from the
+/// The answer a waiting flow awaits, shared by every way back from the
 /// browser. It admits exactly one answer, and only at the flow's own
 /// path; every other is turned away without disturbing the flow.
-pub(crate) struct Gate {
+pub(crate) struct AwaitedAnswer {
     /// The path an answer must arrive at, the flow's secret included;
     /// `None` when only a pasted code can come.
     path: Option<Zeroizing<String>>,
-    slot: Mutex<Option<oneshot::Sender<Arrival>>>,
+    receiver: Mutex<Option<oneshot::Sender<Answer>>>,
 }
 
-impl std::fmt::Debug for Gate {
+impl std::fmt::Debug for AwaitedAnswer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gate").finish_non_exhaustive()
+        f.debug_struct("AwaitedAnswer").finish_non_exhaustive()
     }
 }
 
-impl Gate {
-    pub fn new(path: Option<String>) -> (Self, oneshot::Receiver<Arrival>) {
+impl AwaitedAnswer {
+    pub fn new(path: Option<String>) -> (Self, oneshot::Receiver<Answer>) {
         let (tx, rx) = oneshot::channel();
-        let gate = Self {
+        let awaited = Self {
             path: path.map(Zeroizing::new),
-            slot: Mutex::new(Some(tx)),
+            receiver: Mutex::new(Some(tx)),
         };
-        (gate, rx)
+        (awaited, rx)
     }
 
     /// The flow's callback path, secret included, for building its URL.
@@ -217,14 +219,14 @@ impl Gate {
 
     fn admit(&self, result: Result<AuthCode, Error>) -> Result<oneshot::Receiver<Outcome>, Error> {
         let sender = self
-            .slot
+            .receiver
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take()
             .ok_or(Error::NoFlow)?;
         let (outcome, done) = oneshot::channel();
         sender
-            .send(Arrival { result, outcome })
+            .send(Answer { result, outcome })
             .map_err(|_| Error::NoFlow)?;
         Ok(done)
     }
@@ -285,8 +287,8 @@ mod tests {
 
     #[test]
     fn only_the_flow_path_is_the_flow_path() {
-        let (gate, _arrival) = Gate::new(Some(PATH.into()));
-        assert!(gate.is_flow_path(PATH));
+        let (awaited, _arrival) = AwaitedAnswer::new(Some(PATH.into()));
+        assert!(awaited.is_flow_path(PATH));
         for other in [
             "/callback",
             "/callback/",
@@ -297,16 +299,16 @@ mod tests {
             "/CALLBACK/the-flow-secret",
             "",
         ] {
-            assert!(!gate.is_flow_path(other), "{other}");
+            assert!(!awaited.is_flow_path(other), "{other}");
         }
-        let (paste_only, _arrival) = Gate::new(None);
+        let (paste_only, _arrival) = AwaitedAnswer::new(None);
         assert!(!paste_only.is_flow_path(""));
         assert!(!paste_only.is_flow_path(PATH));
     }
 
     #[tokio::test]
     async fn a_denial_or_a_code_elsewhere_is_a_stray_and_the_flow_keeps_waiting() {
-        let (gate, mut arrival) = Gate::new(Some(PATH.into()));
+        let (awaited, mut answer) = AwaitedAnswer::new(Some(PATH.into()));
         for (path, query) in [
             ("/callback", "error=access_denied"),
             ("/callback", "code=c"),
@@ -314,36 +316,36 @@ mod tests {
             ("/callback/wrong", "code=c"),
         ] {
             assert_eq!(
-                gate.offer(path, query).unwrap_err(),
+                awaited.offer(path, query).unwrap_err(),
                 Error::StrayCallback,
                 "{path}?{query}"
             );
         }
-        assert!(arrival.try_recv().is_err(), "nothing reached the flow");
-        let done = gate.offer(PATH, "error=access_denied").unwrap();
-        let arrival = arrival.await.unwrap();
+        assert!(answer.try_recv().is_err(), "nothing reached the flow");
+        let done = awaited.offer(PATH, "error=access_denied").unwrap();
+        let answer = answer.await.unwrap();
         assert_eq!(
-            arrival.result,
+            answer.result,
             Err(Error::Denied {
                 reason: "access_denied".into()
             })
         );
-        arrival.outcome.send(Ok(())).unwrap();
+        answer.outcome.send(Ok(())).unwrap();
         assert_eq!(done.await.unwrap(), Ok(()));
     }
 
     #[tokio::test]
     async fn gate_admits_one_answer() {
-        let (gate, arrival) = Gate::new(Some(PATH.into()));
+        let (awaited, answer) = AwaitedAnswer::new(Some(PATH.into()));
         assert!(matches!(
-            gate.offer(PATH, "code=a&code=b"),
+            awaited.offer(PATH, "code=a&code=b"),
             Err(Error::MalformedCallback(_))
         ));
-        let done = gate.offer(PATH, "code=c&state=anything").unwrap();
-        assert_eq!(gate.offer(PATH, "code=d").unwrap_err(), Error::NoFlow);
-        let arrival = arrival.await.unwrap();
-        assert_eq!(arrival.result, Ok(AuthCode::new("c")));
-        arrival.outcome.send(Ok(())).unwrap();
+        let done = awaited.offer(PATH, "code=c&state=anything").unwrap();
+        assert_eq!(awaited.offer(PATH, "code=d").unwrap_err(), Error::NoFlow);
+        let answer = answer.await.unwrap();
+        assert_eq!(answer.result, Ok(AuthCode::new("c")));
+        answer.outcome.send(Ok(())).unwrap();
         assert_eq!(done.await.unwrap(), Ok(()));
     }
 
@@ -409,9 +411,9 @@ mod tests {
 
         #[test]
         fn no_other_path_opens_the_gate(path in "/[ -~]{0,60}") {
-            let (gate, _arrival) = Gate::new(Some(PATH.into()));
+            let (awaited, _arrival) = AwaitedAnswer::new(Some(PATH.into()));
             prop_assume!(path != PATH);
-            prop_assert_eq!(gate.offer(&path, "code=c").unwrap_err(), Error::StrayCallback);
+            prop_assert_eq!(awaited.offer(&path, "code=c").unwrap_err(), Error::StrayCallback);
         }
     }
 }

@@ -15,7 +15,7 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use crate::config::{ClientConfig, is_loopback_host};
-use crate::error::{Error, NetworkCause};
+use crate::error::{Error, ErrorSource, NetworkCause};
 use crate::pkce::METHOD_S256;
 use crate::secret::{ApiKey, AuthCode, PkceVerifier};
 
@@ -27,6 +27,7 @@ pub struct ConsentRequest<'a> {
     /// Where the browser comes back; `None` for headless mode, where
     /// OpenRouter shows the code for the user to paste.
     pub callback_url: Option<&'a str>,
+    /// The S256 challenge of the flow's verifier.
     pub code_challenge: &'a str,
     /// The label the new key gets on OpenRouter.
     pub key_label: Option<&'a str>,
@@ -36,8 +37,11 @@ pub struct ConsentRequest<'a> {
 
 /// The answer to a successful exchange.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ExchangedKey {
+    /// The new key.
     pub key: ApiKey,
+    /// OpenRouter's id of the user who approved, when it sends one.
     pub user_id: Option<String>,
 }
 
@@ -45,16 +49,25 @@ pub struct ExchangedKey {
 /// absent; fields this app does not know are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all(serialize = "camelCase"))]
+#[non_exhaustive]
 pub struct KeyInfo {
+    /// The key's label on OpenRouter.
     pub label: Option<String>,
     /// Credit limit in USD; `None` is no limit.
     pub limit: Option<f64>,
+    /// What is left of the limit, in USD.
     pub limit_remaining: Option<f64>,
+    /// When the limit resets (`daily`, `weekly`, `monthly`), if it does.
     pub limit_reset: Option<String>,
+    /// Credits used by the key, in USD, all time.
     pub usage: Option<f64>,
+    /// Credits used today (UTC), in USD.
     pub usage_daily: Option<f64>,
+    /// Credits used this week (UTC, from Monday), in USD.
     pub usage_weekly: Option<f64>,
+    /// Credits used this month (UTC), in USD.
     pub usage_monthly: Option<f64>,
+    /// Whether the account has never bought credits.
     #[serde(deserialize_with = "null_as_false")]
     pub is_free_tier: bool,
     /// ISO 8601, or `None` for a key that does not expire.
@@ -68,8 +81,11 @@ fn null_as_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Erro
 /// The reply to a chat request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ChatReply {
+    /// The model's words.
     pub content: String,
+    /// The model that answered, when OpenRouter says.
     pub model: Option<String>,
 }
 
@@ -85,6 +101,8 @@ pub struct OpenRouterClient {
 }
 
 impl OpenRouterClient {
+    /// A client for `config`; fails only on attribution that can't be an
+    /// HTTP header. The HTTP stack itself is built on first use.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         let mut headers = HeaderMap::new();
         let attribution = &config.attribution;
@@ -126,11 +144,13 @@ impl OpenRouterClient {
             // A proxy from the environment must not see local traffic.
             builder = builder.no_proxy();
         }
-        builder
-            .build()
-            .map_err(|_| Error::Unreachable(NetworkCause::Tls))
+        builder.build().map_err(|e| Error::Unreachable {
+            cause: NetworkCause::Tls,
+            source: Some(ErrorSource::new(e.without_url())),
+        })
     }
 
+    /// The configuration the client was made with.
     pub fn config(&self) -> &ClientConfig {
         &self.config
     }
@@ -255,7 +275,7 @@ impl OpenRouterClient {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, Zeroizing<Vec<u8>>), Error> {
-        let response = request.send().await.map_err(|e| classify(&e))?;
+        let response = request.send().await.map_err(classify)?;
         let status = response.status();
         Ok((status, self.read_body(response).await?))
     }
@@ -275,7 +295,7 @@ impl OpenRouterClient {
         }
         let expected = response.content_length().unwrap_or(0) as usize;
         let mut body = Zeroizing::new(Vec::with_capacity(expected.max(1024)));
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
             if body.len() + chunk.len() > max {
                 return Err(Error::ResponseTooLarge);
             }
@@ -387,7 +407,7 @@ fn is_plausible_key(key: &str) -> bool {
 }
 
 /// Sorts a transport failure into the cause a user can act on.
-fn classify(error: &reqwest::Error) -> Error {
+fn classify(error: reqwest::Error) -> Error {
     if error.is_timeout() {
         return Error::Timeout;
     }
@@ -419,7 +439,10 @@ fn classify(error: &reqwest::Error) -> Error {
         }
         source = current.source();
     }
-    Error::Unreachable(cause)
+    Error::Unreachable {
+        cause,
+        source: Some(ErrorSource::new(error.without_url())),
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// The largest answer read; a valid one is a few hundred bytes.
     pub max_response_bytes: usize,
+    /// How the app names itself to OpenRouter.
     pub attribution: Attribution,
 }
 

@@ -1,15 +1,20 @@
 //! The crate's one error type.
 //!
-//! Every variant carries what a user needs to read (its `Display`) and
-//! what to do next ([`Error::next_step`]), plus a stable [`Error::code`]
-//! for a UI to branch on. No variant holds a key, a code, a verifier or a
-//! raw body from the network: messages are written here, not passed along,
-//! so nothing secret or attacker-chosen reaches a log or the screen.
+//! Messages are for developers and logs: lower-case, no trailing period,
+//! in the style of the standard library. An app shows its users its own
+//! sentences, chosen by [`Error::code`], which is stable. No variant holds
+//! a key, a code, a verifier or a raw body from the network: messages are
+//! written here, not passed along, so nothing secret or attacker-chosen
+//! reaches a log or the screen. Causes from the system (I/O, the keychain,
+//! the HTTP stack) are kept as [`std::error::Error::source`].
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
 /// Why a request to OpenRouter never got an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NetworkCause {
     /// The host name did not resolve: offline, or DNS is broken.
     Dns,
@@ -21,98 +26,157 @@ pub enum NetworkCause {
     Other,
 }
 
+/// What went wrong. Match on the variants you handle and keep a
+/// catch-all arm: new variants are not a breaking change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("The OpenRouter address is not a valid URL.")]
+    /// [`crate::ClientConfig`]'s base URL does not parse.
+    #[error("the OpenRouter base URL is not a valid URL")]
     InvalidBaseUrl,
-    #[error("The OpenRouter address must use https (plain http only for 127.0.0.1 or localhost).")]
+    /// The base URL is plain http on a host other than the loopback.
+    #[error("the OpenRouter base URL must use https (http only for 127.0.0.1 or localhost)")]
     InsecureBaseUrl,
-    #[error("The app's name or address for OpenRouter is not valid in an HTTP header.")]
+    /// The attribution's title or URL can't be sent as an HTTP header.
+    #[error("the attribution's app title or URL is not a valid HTTP header value")]
     InvalidAttribution,
-    #[error("The app could not listen for the browser's answer on 127.0.0.1.")]
-    Listen(String),
-    #[error("The system's random number generator failed.")]
-    Random(String),
-    #[error("An approval is being completed right now.")]
+    /// The loopback listener could not bind.
+    #[error("could not listen on 127.0.0.1 for the callback")]
+    Listen(#[source] ErrorSource),
+    /// The operating system's random generator failed.
+    #[error("the operating system's random number generator failed")]
+    Random(#[source] ErrorSource),
+    /// An answer is being exchanged; connect, cancel and disconnect wait
+    /// for it to end.
+    #[error("a code exchange is in progress")]
     Busy,
-    #[error("Connecting was cancelled.")]
+    /// The flow was cancelled before an answer came.
+    #[error("the flow was cancelled")]
     Cancelled,
-    #[error("No answer came from the browser in time.")]
+    /// No answer came before [`crate::FlowConfig::deadline`].
+    #[error("no callback arrived before the flow's deadline")]
     TimedOut,
-    #[error("Access was not granted on OpenRouter's page.")]
+    /// The user did not allow access on the consent page.
+    #[error("the user did not grant access (OpenRouter's error: {reason})")]
     Denied {
         /// OpenRouter's `error` parameter, reduced to `[a-z0-9_]`.
         reason: String,
     },
     /// An answer at an address this flow did not give out: a stray or a
     /// forgery. The flow keeps waiting.
-    #[error("The browser's answer did not belong to this connection attempt.")]
+    #[error("a callback arrived at an address this flow did not give out")]
     StrayCallback,
-    #[error("The browser's answer was malformed: {0}.")]
+    /// A callback at the flow's address without a usable code or error.
+    #[error("malformed callback: {0}")]
     MalformedCallback(&'static str),
-    #[error("That is not the code OpenRouter shows: {0}.")]
+    /// Pasted text that is not a code OpenRouter shows.
+    #[error("the pasted text is not an OpenRouter code: {0}")]
     PastedCodeInvalid(&'static str),
-    #[error("The relay page's address (OPENROUTER_CONNECT_RELAY_URL) must be an https URL.")]
+    /// A relay page URL that is not https, or carries a query or fragment.
+    #[error("the relay page URL must be https, without a query or fragment")]
     InvalidRelayUrl,
-    #[error("No connection attempt is waiting for an answer.")]
+    /// Nothing waits for an answer (or the waiting flow takes another kind).
+    #[error("no flow is waiting for this kind of answer")]
     NoFlow,
-    #[error("No OpenRouter key is connected.")]
+    /// No key is stored.
+    #[error("no key is stored")]
     NotConnected,
-    #[error("{0}")]
+    /// A [`crate::ConnectOptions`] field out of bounds.
+    #[error("invalid connect option: {0}")]
     InvalidOption(&'static str),
-    #[error("OpenRouter refused the request's challenge method.")]
+    /// OpenRouter refused `S256`.
+    #[error("OpenRouter rejected the code challenge method")]
     ChallengeMethodRejected,
-    #[error("OpenRouter did not accept the approval code.")]
+    /// OpenRouter refused the code or the verifier.
+    #[error("OpenRouter rejected the authorization code or its verifier")]
     InvalidCode,
-    #[error("The approval code expired before it could be used.")]
+    /// The code was valid but is no longer.
+    #[error("the authorization code expired")]
     CodeExpired,
-    #[error("OpenRouter refused the request method (the address may not be OpenRouter's API).")]
+    /// HTTP 405: the base URL is probably not OpenRouter's API.
+    #[error("OpenRouter answered 405 Method Not Allowed; the base URL may not be OpenRouter's")]
     MethodNotAllowed,
-    #[error("OpenRouter is receiving too many requests from this app.")]
+    /// HTTP 429.
+    #[error("OpenRouter rate-limited the request")]
     RateLimited,
-    #[error("OpenRouter had a problem on its side (HTTP {status}).")]
-    ServiceError { status: u16 },
-    #[error("OpenRouter gave an unexpected answer (HTTP {status}).")]
-    UnexpectedStatus { status: u16 },
-    #[error("OpenRouter took too long to answer.")]
+    /// HTTP 5xx.
+    #[error("OpenRouter failed on its side (HTTP {status})")]
+    ServiceError {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// An HTTP status the call does not expect.
+    #[error("OpenRouter answered with an unexpected HTTP status {status}")]
+    UnexpectedStatus {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The request took longer than [`crate::ClientConfig::timeout`].
+    #[error("OpenRouter did not answer in time")]
     Timeout,
-    #[error("{}", network_message(*.0))]
-    Unreachable(NetworkCause),
-    #[error("OpenRouter's answer could not be read ({0}).")]
+    /// The request never got an answer.
+    #[error("could not reach OpenRouter ({})", cause_words(*cause))]
+    Unreachable {
+        /// The cause, as far as it can be told.
+        cause: NetworkCause,
+        /// The HTTP stack's error, without the URL.
+        #[source]
+        source: Option<ErrorSource>,
+    },
+    /// An answer that does not have the documented shape.
+    #[error("OpenRouter's answer could not be read: {0}")]
     MalformedResponse(&'static str),
-    #[error("OpenRouter's answer was larger than any valid one.")]
+    /// An answer larger than [`crate::ClientConfig::max_response_bytes`].
+    #[error("OpenRouter's answer was larger than any valid one")]
     ResponseTooLarge,
-    #[error("The API key is no longer valid: it was revoked, deleted or has expired.")]
+    /// HTTP 401 on a call with the key: revoked, deleted or expired.
+    #[error("the API key is no longer valid")]
     KeyInvalid,
-    #[error("This key is not allowed to do that.")]
+    /// HTTP 403 on a call with the key.
+    #[error("the API key is not allowed to do that")]
     Forbidden,
-    #[error("The stored connection could not be read or written: {0}")]
-    Storage(String),
-    #[error("The stored connection is damaged and could not be read.")]
+    /// The [`crate::KeyStore`] or its storage failed.
+    #[error("storage failed: {what}")]
+    Storage {
+        /// What failed, in words holding no secret.
+        what: String,
+        /// The system's error, when there is one.
+        #[source]
+        source: Option<ErrorSource>,
+    },
+    /// No stored record is valid and some are damaged.
+    #[error("the stored records are damaged")]
     VaultCorrupt,
-    #[error(
-        "The stored connection was locked with a different key than this device's keychain holds."
-    )]
+    /// The stored key records were sealed under another data key.
+    #[error("the stored records were sealed under a different data key")]
     DataKeyMismatch,
-    #[error("The key that unlocks the stored connection is missing from the keychain.")]
+    /// Key records are stored and their data key is missing.
+    #[error("the data key of the stored records is missing")]
     DataKeyMissing,
-    /// The keychain's own words, which must hold no key material.
-    #[error("The system keychain did not answer: {0}")]
-    Keychain(String),
+    /// Where the data key lives (the OS keychain, or its file fallback)
+    /// failed.
+    #[error("the data key's store failed: {what}")]
+    Keychain {
+        /// What failed, in words holding no key material.
+        what: String,
+        /// The keychain's or the file system's error, when there is one.
+        #[source]
+        source: Option<ErrorSource>,
+    },
 }
 
-fn network_message(cause: NetworkCause) -> &'static str {
+fn cause_words(cause: NetworkCause) -> &'static str {
     match cause {
-        NetworkCause::Dns => "Can't reach OpenRouter: its address could not be looked up.",
-        NetworkCause::Refused => "Can't reach OpenRouter: the connection was refused.",
-        NetworkCause::Tls => "Can't reach OpenRouter securely: the secure connection failed.",
-        NetworkCause::Other => "Can't reach OpenRouter.",
+        NetworkCause::Dns => "the host name did not resolve",
+        NetworkCause::Refused => "the connection was refused",
+        NetworkCause::Tls => "the TLS handshake failed",
+        NetworkCause::Other => "the connection failed",
     }
 }
 
 impl Error {
-    /// A stable identifier for a UI to branch on, in `kebab-case`.
+    /// A stable identifier in `kebab-case`, for an app to choose its
+    /// words and for logs. Codes never change meaning; new ones may come.
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidBaseUrl => "invalid-base-url",
@@ -139,102 +203,89 @@ impl Error {
             Error::ServiceError { .. } => "service-error",
             Error::UnexpectedStatus { .. } => "unexpected-status",
             Error::Timeout => "timeout",
-            Error::Unreachable(NetworkCause::Dns) => "dns-failed",
-            Error::Unreachable(NetworkCause::Refused) => "connection-refused",
-            Error::Unreachable(NetworkCause::Tls) => "tls-failed",
-            Error::Unreachable(NetworkCause::Other) => "unreachable",
+            Error::Unreachable { cause, .. } => match cause {
+                NetworkCause::Dns => "dns-failed",
+                NetworkCause::Refused => "connection-refused",
+                NetworkCause::Tls => "tls-failed",
+                NetworkCause::Other => "unreachable",
+            },
             Error::MalformedResponse(_) => "malformed-response",
             Error::ResponseTooLarge => "response-too-large",
             Error::KeyInvalid => "key-invalid",
             Error::Forbidden => "forbidden",
-            Error::Storage(_) => "storage",
+            Error::Storage { .. } => "storage",
             Error::VaultCorrupt => "vault-corrupt",
             Error::DataKeyMismatch => "data-key-mismatch",
             Error::DataKeyMissing => "data-key-missing",
-            Error::Keychain(_) => "keychain",
+            Error::Keychain { .. } => "keychain",
         }
     }
 
-    /// What the user can do about it, in one sentence.
-    pub fn next_step(&self) -> &'static str {
-        match self {
-            Error::InvalidBaseUrl | Error::InsecureBaseUrl => {
-                "Fix or unset OPENROUTER_BASE_URL and start the app again."
-            }
-            Error::InvalidAttribution => "Fix the app's configured name or URL.",
-            Error::Listen(_) => {
-                "Try again; if it keeps failing, use the deep link or paste the code instead."
-            }
-            Error::Random(_) => "Restart the app and try again.",
-            Error::Busy => "Wait a moment for it to finish.",
-            Error::Cancelled => "Click Connect when you are ready.",
-            Error::TimedOut => "Click Connect to start again.",
-            Error::Denied { .. } => {
-                "Click Connect and choose to allow access if you want this app to use OpenRouter."
-            }
-            Error::StrayCallback | Error::MalformedCallback(_) => {
-                "Finish signing in from the page this app opened, or click Connect to start again."
-            }
-            Error::InvalidRelayUrl => {
-                "Fix or unset OPENROUTER_CONNECT_RELAY_URL and start the app again."
-            }
-            Error::PastedCodeInvalid(_) => {
-                "Copy the whole code from OpenRouter's page and paste it again."
-            }
-            Error::NoFlow | Error::NotConnected => "Click Connect to start.",
-            Error::InvalidOption(_) => "Correct the option, then click Connect.",
-            Error::ChallengeMethodRejected | Error::InvalidCode | Error::CodeExpired => {
-                "Click Connect to get a new approval code."
-            }
-            Error::MethodNotAllowed | Error::UnexpectedStatus { .. } => {
-                "Check that OPENROUTER_BASE_URL points at OpenRouter, then try again."
-            }
-            Error::RateLimited => "Wait a minute, then try again.",
-            Error::ServiceError { .. } | Error::Timeout => {
-                "Try again in a few minutes; OpenRouter's status page may say more."
-            }
-            Error::Unreachable(NetworkCause::Tls) => {
-                "Check for a proxy or security software intercepting connections, then try again."
-            }
-            Error::Unreachable(_) => "Check your internet connection, then try again.",
-            Error::MalformedResponse(_) | Error::ResponseTooLarge => {
-                "Try again; if it persists, something between this app and OpenRouter alters answers."
-            }
-            Error::KeyInvalid => "Connect again to get a new key.",
-            Error::Forbidden => "Connect again, or check the key's permissions on OpenRouter.",
-            Error::Storage(_) | Error::VaultCorrupt => "Connect again to store a new key.",
-            Error::DataKeyMismatch => {
-                "Use the keychain this connection was made with, or connect again to store a new key."
-            }
-            Error::DataKeyMissing => {
-                "Restore the keychain entry if it was removed, or connect again to store a new key."
-            }
-            Error::Keychain(_) => "Unlock the system keychain, then try again.",
+    /// A storage failure with no system error behind it.
+    pub fn storage(what: impl Into<String>) -> Self {
+        Error::Storage {
+            what: what.into(),
+            source: None,
         }
     }
 
-    /// The form that crosses into a UI: words only, nothing secret.
-    pub fn view(&self) -> ErrorView {
-        ErrorView {
-            code: self.code().to_owned(),
-            message: self.to_string(),
-            next_step: self.next_step().to_owned(),
+    /// A failure of the data key's store with no system error behind it.
+    pub fn keychain(what: impl Into<String>) -> Self {
+        Error::Keychain {
+            what: what.into(),
+            source: None,
         }
     }
 }
 
-/// An error as a UI shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ErrorView {
-    pub code: String,
-    pub message: String,
-    pub next_step: String,
+/// A system error kept as the cause of an [`Error`]: shared, so that the
+/// error stays `Clone` (a flow's failure is shown and returned), and
+/// compared by its message.
+#[derive(Clone)]
+pub struct ErrorSource(Arc<dyn std::error::Error + Send + Sync>);
+
+impl ErrorSource {
+    /// Wraps a cause. It must hold nothing secret: it is printed.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
 }
 
+impl std::fmt::Debug for ErrorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Display for ErrorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for ErrorSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for ErrorSource {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for ErrorSource {}
+
+/// Serializes as `{"code": …, "message": …}`: the developer's message, for
+/// a UI that has no words of its own yet, and the code to choose them by.
 impl Serialize for Error {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.view().serialize(serializer)
+        use serde::ser::SerializeStruct;
+        let mut view = serializer.serialize_struct("Error", 2)?;
+        view.serialize_field("code", self.code())?;
+        view.serialize_field("message", &self.to_string())?;
+        view.end()
     }
 }
 
@@ -243,13 +294,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_message_ends_as_a_sentence_and_has_a_next_step() {
+    fn codes_are_unique_and_messages_are_developer_style() {
+        let io = || ErrorSource::new(std::io::Error::other("the cause"));
         let all = [
             Error::InvalidBaseUrl,
             Error::InsecureBaseUrl,
             Error::InvalidAttribution,
-            Error::Listen("x".into()),
-            Error::Random("x".into()),
+            Error::Listen(io()),
+            Error::Random(io()),
             Error::Busy,
             Error::Cancelled,
             Error::TimedOut,
@@ -258,9 +310,11 @@ mod tests {
             },
             Error::StrayCallback,
             Error::MalformedCallback("no code"),
+            Error::PastedCodeInvalid("too short"),
+            Error::InvalidRelayUrl,
             Error::NoFlow,
             Error::NotConnected,
-            Error::InvalidOption("The spending limit must be a number of dollars."),
+            Error::InvalidOption("the limit must be finite"),
             Error::ChallengeMethodRejected,
             Error::InvalidCode,
             Error::CodeExpired,
@@ -269,40 +323,59 @@ mod tests {
             Error::ServiceError { status: 502 },
             Error::UnexpectedStatus { status: 418 },
             Error::Timeout,
-            Error::Unreachable(NetworkCause::Dns),
-            Error::Unreachable(NetworkCause::Refused),
-            Error::Unreachable(NetworkCause::Tls),
-            Error::Unreachable(NetworkCause::Other),
+            Error::Unreachable {
+                cause: NetworkCause::Dns,
+                source: None,
+            },
+            Error::Unreachable {
+                cause: NetworkCause::Refused,
+                source: None,
+            },
+            Error::Unreachable {
+                cause: NetworkCause::Tls,
+                source: None,
+            },
+            Error::Unreachable {
+                cause: NetworkCause::Other,
+                source: Some(io()),
+            },
             Error::MalformedResponse("not JSON"),
             Error::ResponseTooLarge,
             Error::KeyInvalid,
             Error::Forbidden,
-            Error::Storage("the file is unreadable.".into()),
+            Error::storage("the file is unreadable"),
             Error::VaultCorrupt,
             Error::DataKeyMismatch,
             Error::DataKeyMissing,
-            Error::Keychain("the keychain is locked.".into()),
+            Error::keychain("it is locked"),
         ];
         let mut codes = std::collections::HashSet::new();
         for e in &all {
             let m = e.to_string();
-            assert!(m.ends_with('.'), "{m}");
-            assert!(e.next_step().ends_with('.'), "{}", e.next_step());
+            assert!(!m.ends_with('.'), "{m}");
+            assert!(
+                !m.contains("the cause"),
+                "a source stays out of the message: {m}"
+            );
             assert!(codes.insert(e.code()), "duplicate code {}", e.code());
         }
     }
 
     #[test]
-    fn serializes_as_its_view() {
+    fn sources_are_kept() {
+        use std::error::Error as _;
+        let error = Error::Listen(ErrorSource::new(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "address in use",
+        )));
+        assert_eq!(error.source().unwrap().to_string(), "address in use");
+        assert!(Error::NoFlow.source().is_none());
+    }
+
+    #[test]
+    fn serializes_as_code_and_message() {
         let json = serde_json::to_value(Error::CodeExpired).unwrap();
         assert_eq!(json["code"], "code-expired");
-        assert_eq!(
-            json["message"],
-            "The approval code expired before it could be used."
-        );
-        assert_eq!(
-            json["nextStep"],
-            "Click Connect to get a new approval code."
-        );
+        assert_eq!(json["message"], "the authorization code expired");
     }
 }

@@ -1,47 +1,89 @@
-//! OpenRouter's PKCE connect flow for desktop apps, without Tauri.
+//! OpenRouter's PKCE connect flow for desktop apps and CLIs, without Tauri.
 //!
-//! A [`Connector`] opens a loopback listener, builds the consent URL for
-//! the system browser, checks the browser's answer, exchanges the code
-//! with its verifier for a user-controlled API key, and keeps that key in
-//! a [`KeyStore`]. Its [`Status`] is all a UI ever sees: never the key,
-//! the code or the verifier.
+//! A [`Connector`] opens a loopback listener (or waits for a deep link, or
+//! a pasted code), builds the consent URL for the system browser, checks
+//! the browser's answer, exchanges the code with its verifier for a
+//! user-controlled API key, and keeps that key in a [`KeyStore`]. Its
+//! [`Status`] is all a UI ever sees: never the key, the code or the
+//! verifier.
+//!
+//! With the `keyring` feature (on by default), [`LocalStore`] keeps the key
+//! encrypted in a folder, its data key in the OS keychain: no storage code
+//! to write.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), openrouter_connect_core::Error> {
+//! # #[tokio::main] async fn main() -> Result<(), openrouter_connect_core::Error> {
 //! use std::sync::Arc;
 //! use openrouter_connect_core::*;
 //!
-//! let client = OpenRouterClient::new(ClientConfig::from_env(Attribution {
+//! let client = OpenRouterClient::new(ClientConfig::new(Attribution {
 //!     app_url: Some("https://example.com".into()),
 //!     app_title: Some("Example".into()),
-//! })?)?;
-//! let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
-//! let status = connector.connect(ConnectOptions::default()).await?;
-//! if let FlowState::AwaitingCallback { auth_url, .. } = status.state {
-//!     println!("open {auth_url} in the browser");
-//! }
+//! }))?;
+//! let (store, loaded) = LocalStore::open("com.example.cli", "/home/me/.local/share/example");
+//! let connector = Connector::with_loaded(client, Arc::new(store), FlowConfig::default(), loaded);
+//! let key = connector
+//!     .connect_and_wait(ConnectOptions::default(), |url| println!("Open {url}"))
+//!     .await?;
+//! println!("connected: {}", key.masked);
 //! # Ok(()) }
 //! ```
+//!
+//! # Stability
+//!
+//! Everything exported here is the API; modules are private. Enums and
+//! structs that mirror OpenRouter's answers or may gain options are
+//! `#[non_exhaustive]`. [`Error::code`] strings never change meaning.
+#![warn(missing_docs)]
 
-pub mod callback;
-pub mod client;
-pub mod config;
-pub mod error;
-pub mod flow;
-pub mod loopback;
+mod callback;
+mod client;
+mod config;
+mod connector;
+mod error;
+mod file_slots;
+mod files;
+mod flow;
+#[cfg(feature = "keyring")]
+mod keychain;
+#[cfg(feature = "keyring")]
+mod local;
+mod loopback;
+mod machine;
+mod options;
 mod page;
-pub mod pkce;
-pub mod secret;
-pub mod store;
-pub mod vault;
+mod pkce;
+mod secret;
+mod status;
+mod store;
+mod vault;
 
 pub use client::{ChatReply, ConsentRequest, ExchangedKey, KeyInfo, OpenRouterClient};
-pub use config::{Attribution, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, RELAY_URL_ENV};
-pub use error::{Error, ErrorView, NetworkCause};
-pub use flow::{
-    ConnectOptions, Connector, DEFAULT_DEADLINE, FlowConfig, FlowState, Status, WayBack,
+pub use config::{
+    Attribution, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, RELAY_URL_ENV, relay_url_from_env,
 };
+pub use connector::Connector;
+pub use error::{Error, ErrorSource, NetworkCause};
+pub use file_slots::FileSlots;
+#[cfg(feature = "keyring")]
+pub use local::{KeyFileReason, LocalStore, Protection, StoreNotice};
 pub use loopback::LoopbackConfig;
+pub use options::{CallbackMode, ConnectOptions, DEFAULT_DEADLINE, FlowConfig};
+pub use pkce::Pkce;
 pub use secret::{ApiKey, AuthCode, CallbackSecret, PkceVerifier};
+pub use status::{FlowState, Status};
 pub use store::{KeyMeta, KeyStore, MemoryStore, StoredKey};
 pub use vault::{DataKey, DataKeyStore, Slot, SlotStore, Vault, VaultHealth};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// Entry points for the fuzz targets in `fuzz/`: not part of the API, and
+/// may change in any release.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::callback::{Callback, parse_pasted_code, parse_query, split_deep_link};
+    pub use crate::client::{decode_exchange, decode_key_info};
+}

@@ -27,16 +27,13 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinSet;
 use zeroize::Zeroizing;
 
-use crate::callback::Gate;
-use crate::error::Error;
-use crate::page::{HEADERS, Page};
-
-/// The path under which the flow's callback lives: OpenRouter sends the
-/// browser back to `/callback/<secret>`.
-pub const CALLBACK_PATH: &str = "/callback";
+use crate::callback::AwaitedAnswer;
+use crate::error::{Error, ErrorSource};
+use crate::page::{self, HEADERS, Page};
 
 /// Limits and names for the listener.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LoopbackConfig {
     /// A port to try first (a firewall rule may name it); when it is busy
     /// the listener takes an ephemeral one and the callback URL says so.
@@ -72,33 +69,36 @@ impl Default for LoopbackConfig {
 pub struct Loopback {
     port: u16,
     /// Holds the flow's path, secret included; its `Debug` shows neither.
-    gate: Arc<Gate>,
+    awaited: Arc<AwaitedAnswer>,
     stop: Option<oneshot::Sender<()>>,
     closed: Option<oneshot::Receiver<()>>,
 }
 
 impl Loopback {
-    /// Listens on `127.0.0.1` and hands answers to `gate`.
-    pub(crate) async fn bind(config: &LoopbackConfig, gate: Arc<Gate>) -> Result<Self, Error> {
+    /// Listens on `127.0.0.1` and hands answers to `awaited`.
+    pub(crate) async fn bind(
+        config: &LoopbackConfig,
+        awaited: Arc<AwaitedAnswer>,
+    ) -> Result<Self, Error> {
         let listener = bind_listener(config.preferred_port)
             .await
-            .map_err(|e| Error::Listen(e.to_string()))?;
+            .map_err(|e| Error::Listen(ErrorSource::new(e)))?;
         let port = listener
             .local_addr()
-            .map_err(|e| Error::Listen(e.to_string()))?
+            .map_err(|e| Error::Listen(ErrorSource::new(e)))?
             .port();
         let (stop, stop_rx) = oneshot::channel();
         let (closed_tx, closed) = oneshot::channel();
         let server = Server {
             config: config.clone(),
-            gate: gate.clone(),
+            awaited: awaited.clone(),
             port,
         };
         tokio::spawn(server.run(listener, stop_rx, closed_tx));
         tracing::debug!(port, "loopback listener started");
         Ok(Self {
             port,
-            gate,
+            awaited,
             stop: Some(stop),
             closed: Some(closed),
         })
@@ -111,7 +111,7 @@ impl Loopback {
     /// The `callback_url` for the consent page: the port bound and the
     /// flow's path, secret included.
     pub fn callback_url(&self) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, self.gate.path())
+        format!("http://127.0.0.1:{}{}", self.port, self.awaited.path())
     }
 
     /// Stops accepting and returns once the port is closed. A page being
@@ -148,7 +148,7 @@ async fn bind_listener(preferred: Option<u16>) -> std::io::Result<TcpListener> {
 
 struct Server {
     config: LoopbackConfig,
-    gate: Arc<Gate>,
+    awaited: Arc<AwaitedAnswer>,
     port: u16,
 }
 
@@ -284,7 +284,7 @@ impl Server {
 
     async fn route(&self, request: &Request<Incoming>) -> Page {
         let path = request.uri().path();
-        if !self.gate.is_flow_path(path) {
+        if !self.awaited.is_flow_path(path) {
             return Page::new(
                 StatusCode::NOT_FOUND,
                 "Nothing here",
@@ -307,7 +307,10 @@ impl Server {
                 "This address only receives OpenRouter's answer.",
             );
         }
-        let outcome = match self.gate.offer(path, request.uri().query().unwrap_or("")) {
+        let outcome = match self
+            .awaited
+            .offer(path, request.uri().query().unwrap_or(""))
+        {
             Ok(outcome) => outcome,
             Err(Error::NoFlow) => {
                 return Page::new(
@@ -320,7 +323,7 @@ impl Server {
                 return Page::new(
                     StatusCode::BAD_REQUEST,
                     "This answer is not valid",
-                    e.to_string(),
+                    page::failure_words(&e),
                 );
             }
         };
@@ -330,11 +333,7 @@ impl Server {
                 "Connected to OpenRouter",
                 format!("{} now has its own OpenRouter key.", self.config.app_name),
             ),
-            Ok(Err(e)) => Page::new(
-                StatusCode::OK,
-                "Not connected",
-                format!("{e} {}", e.next_step()),
-            ),
+            Ok(Err(e)) => Page::new(StatusCode::OK, "Not connected", page::failure_words(&e)),
             Err(_) => Page::new(
                 StatusCode::OK,
                 "Not connected",

@@ -5,6 +5,8 @@
 
 use hyper::StatusCode;
 
+use crate::error::Error;
+
 /// The headers every answer of the listener carries, stray ones included.
 pub(crate) const HEADERS: [(&str, &str); 6] = [
     ("cache-control", "no-store"),
@@ -64,6 +66,31 @@ p {{ line-height: 1.5; opacity: .85; }}
             mark = if ok { "✓" } else { "!" },
             color = if ok { "#1a7f37" } else { "#cf222e" },
         )
+    }
+}
+
+/// What the browser's page says of a flow that ended in `error`: a
+/// sentence for the user, who goes back to the app for the rest.
+pub(crate) fn failure_words(error: &Error) -> &'static str {
+    match error {
+        Error::Denied { .. } => "Access was not granted on OpenRouter's page.",
+        Error::InvalidCode | Error::ChallengeMethodRejected => {
+            "OpenRouter did not accept the approval code. Connect again from the app."
+        }
+        Error::CodeExpired => {
+            "The approval code expired before it could be used. Connect again from the app."
+        }
+        Error::ServiceError { .. } | Error::Timeout => {
+            "OpenRouter had a problem on its side. Try again in a few minutes."
+        }
+        Error::Unreachable { .. } => {
+            "Can't reach OpenRouter from the app. Check the internet connection, then connect again."
+        }
+        Error::MalformedCallback(_) => "The answer from OpenRouter was incomplete.",
+        Error::Storage { .. } | Error::Keychain { .. } => {
+            "The app could not store the new key. The app says why."
+        }
+        _ => "The app could not finish connecting. The app says why.",
     }
 }
 

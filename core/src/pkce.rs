@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorSource};
 use crate::secret::{CallbackSecret, PkceVerifier};
 
 /// The only challenge method this crate sends. `plain` would hand the
@@ -18,7 +18,7 @@ pub const METHOD_S256: &str = "S256";
 /// 32 random bytes from the OS, base64url without padding (43 characters).
 fn random_token() -> Result<String, Error> {
     let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
-    getrandom::fill(bytes.as_mut()).map_err(|e| Error::Random(e.to_string()))?;
+    getrandom::fill(bytes.as_mut()).map_err(|e| Error::Random(ErrorSource::new(e)))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes.as_ref()))
 }
 
@@ -45,6 +45,7 @@ impl Pkce {
         }
     }
 
+    /// The verifier, sent only with the exchange.
     pub fn verifier(&self) -> &PkceVerifier {
         &self.verifier
     }

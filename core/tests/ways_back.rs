@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use fake_openrouter::{Browser, Decision, FakeOpenRouter};
-use openrouter_connect_core::{ConnectOptions, Connector, Error, FlowState, Status, WayBack};
+use openrouter_connect_core::{CallbackMode, ConnectOptions, Connector, Error, FlowState, Status};
 
 const SCHEME_CALLBACK: &str = "io.github.openrouterconnect:/callback";
 const RELAY: &str = "https://app.example/relay/";
@@ -99,10 +99,7 @@ async fn relay_to_loopback(echo: bool) {
     } = setup_in(echo).await;
     let relay_url = url::Url::parse(RELAY).unwrap();
     let status = connector
-        .connect(ConnectOptions {
-            way_back: WayBack::Relay { relay_url },
-            ..ConnectOptions::default()
-        })
+        .connect(ConnectOptions::new(CallbackMode::Relay { relay_url }))
         .await
         .unwrap();
     let callback = callback_url(&status);
@@ -134,13 +131,10 @@ async fn deep_link(echo: bool, relay: bool) {
         fake, connector, ..
     } = setup_in(echo).await;
     let status = connector
-        .connect(ConnectOptions {
-            way_back: WayBack::DeepLink {
-                callback_url: SCHEME_CALLBACK.into(),
-                relay_url: relay.then(|| url::Url::parse(RELAY).unwrap()),
-            },
-            ..ConnectOptions::default()
-        })
+        .connect(ConnectOptions::new(CallbackMode::DeepLink {
+            callback_url: SCHEME_CALLBACK.into(),
+            relay_url: relay.then(|| url::Url::parse(RELAY).unwrap()),
+        }))
         .await
         .unwrap();
     let redirect = approve(echo, &status).await;
@@ -182,10 +176,7 @@ async fn pasted_code(echo: bool) {
         ..
     } = setup_in(echo).await;
     let status = connector
-        .connect(ConnectOptions {
-            way_back: WayBack::Paste,
-            ..ConnectOptions::default()
-        })
+        .connect(ConnectOptions::new(CallbackMode::Paste))
         .await
         .unwrap();
     let url = auth_url(&status);

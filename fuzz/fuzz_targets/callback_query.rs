@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use openrouter_connect_core::callback::{Callback, parse_query};
+use openrouter_connect_core::fuzzing::{Callback, parse_query};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(query) = std::str::from_utf8(data) else {

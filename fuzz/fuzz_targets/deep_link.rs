@@ -17,8 +17,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use openrouter_connect_core::callback::parse_query;
-use openrouter_connect_core::{ConnectOptions, Error, FlowConfig, FlowState, WayBack};
+use openrouter_connect_core::fuzzing::parse_query;
+use openrouter_connect_core::{ConnectOptions, Error, FlowConfig, FlowState, CallbackMode};
 use openrouter_connect_fuzz::{Harness, path_and_secret, substitute};
 
 const SCHEME: &str = "io.github.openrouterconnect";
@@ -31,13 +31,10 @@ fn harness() -> &'static Harness {
     HARNESS.get_or_init(|| {
         Harness::new(
             FlowConfig::default(),
-            ConnectOptions {
-                way_back: WayBack::DeepLink {
+            ConnectOptions::new(CallbackMode::DeepLink {
                     callback_url: CALLBACK_URL.into(),
                     relay_url: None,
-                },
-                ..Default::default()
-            },
+                }),
         )
     })
 }

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use openrouter_connect_core::client::decode_exchange;
+use openrouter_connect_core::fuzzing::decode_exchange;
 
 fuzz_target!(|data: &[u8]| {
     let Some((status, body)) = data.split_first_chunk::<2>() else {

@@ -31,8 +31,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use openrouter_connect_core::callback::parse_query;
-use openrouter_connect_core::{ConnectOptions, FlowConfig, FlowState, LoopbackConfig};
+use openrouter_connect_core::fuzzing::parse_query;
+use openrouter_connect_core::{ConnectOptions, FlowConfig, FlowState};
 use openrouter_connect_fuzz::{Harness, path_and_secret, substitute};
 
 /// Below Linux's ephemeral range (32768-60999) and Windows' (49152 and
@@ -49,13 +49,8 @@ const STATUSES: [&[u8]; 9] = [
 fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
-        let config = FlowConfig {
-            loopback: LoopbackConfig {
-                preferred_port: Some(PORT),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let mut config = FlowConfig::default();
+        config.loopback.preferred_port = Some(PORT);
         Harness::new(config, ConnectOptions::default())
     })
 }

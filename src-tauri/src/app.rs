@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use openrouter_connect_core::config::relay_url_from_env;
 use openrouter_connect_core::{
-    Attribution, ClientConfig, Connector, FlowConfig, FlowState, LoopbackConfig, OpenRouterClient,
+    Attribution, ClientConfig, Connector, FlowConfig, FlowState, LocalStore, OpenRouterClient,
+    relay_url_from_env,
 };
 use tauri::{AppHandle, Manager};
 
 use crate::state::{AppState, focus_main_window};
-use crate::{commands, deeplink, storage};
+use crate::{commands, deeplink, messages};
 
 const PRODUCT: &str = "OpenRouter Connect";
 /// How often the key's health is checked while the app is open.
@@ -94,29 +94,24 @@ fn build_state(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> 
         }
     };
 
-    let storage = storage::open(&identifier, data_dir);
-    tracing::info!(protection = storage.protection.level, "vault ready");
+    let (store, loaded) = LocalStore::open(&identifier, data_dir);
+    tracing::info!(protection = ?store.protection(), "store ready");
 
-    let config = FlowConfig {
-        loopback: LoopbackConfig {
-            app_name: PRODUCT.to_owned(),
-            ..LoopbackConfig::default()
-        },
-        ..FlowConfig::default()
-    };
-    let vault = Arc::new(storage.vault);
-    let connector = Connector::with_loaded(client, vault.clone(), config, storage.loaded);
-    let store_notice = match config_problem.or(relay_problem) {
-        Some(error) => Some(format!("{error} {}", error.next_step())),
-        None => storage.notice,
-    };
+    let default_label = format!("{PRODUCT} on {}", host_name());
+    let mut config = FlowConfig::default();
+    config.loopback.app_name = PRODUCT.to_owned();
+    config.default_key_label = Some(default_label.clone());
+    let store = Arc::new(store);
+    let connector = Connector::with_loaded(client, store.clone(), config, loaded);
+    let config_problem = config_problem
+        .or(relay_problem)
+        .map(|error| messages::config_problem(&error));
     Ok(AppState::new(
         connector,
-        vault,
-        storage.protection,
+        store,
         format!("{identifier}:/callback"),
-        format!("{PRODUCT} on {}", host_name()),
-        store_notice,
+        default_label,
+        config_problem,
         relay_url,
     ))
 }
@@ -162,12 +157,12 @@ fn start_background_work(app: AppHandle) {
             }
             if flow == FlowState::Connected && was_waiting {
                 let connector = state.connector.clone();
-                state.update(&forwarder, |facts| {
-                    facts.health = None;
+                state.update(&forwarder, |panel| {
+                    panel.health = None;
                     // Unless a Disconnect has already forgotten this new
                     // key and named it for its revoke page.
                     if connector.status().state == FlowState::Connected {
-                        facts.forgotten = None;
+                        panel.forgotten = None;
                     }
                 });
                 let app = forwarder.clone();

@@ -1,12 +1,12 @@
 //! The panel's commands: thin, each delegates to the core or the app
 //! state, and none returns the key, the code or the verifier.
 
-use openrouter_connect_core::{ChatReply, ConnectOptions, Error, FlowState, WayBack};
+use openrouter_connect_core::{CallbackMode, ChatReply, ConnectOptions, Error, FlowState};
 use tauri::{AppHandle, Manager, State};
 
-use crate::models::{AppStatus, CallbackMode, ConnectRequest};
+use crate::browser;
+use crate::models::{AppStatus, CallbackChoice, ConnectRequest, ErrorView};
 use crate::state::AppState;
-use crate::{browser, keys};
 
 /// The model the Test button asks: OpenRouter picks a suitable one.
 const TEST_MODEL: &str = "openrouter/auto";
@@ -24,73 +24,47 @@ pub async fn connect(
     app: AppHandle,
     state: State<'_, AppState>,
     options: ConnectRequest,
-) -> Result<AppStatus, Error> {
-    let way_back = match options.mode {
-        CallbackMode::Loopback => match &state.relay_url {
-            Some(relay_url) => WayBack::Relay {
+) -> Result<AppStatus, ErrorView> {
+    let mode = match options.mode {
+        CallbackChoice::Loopback => match &state.relay_url {
+            Some(relay_url) => CallbackMode::Relay {
                 relay_url: relay_url.clone(),
             },
-            None => WayBack::Loopback,
+            None => CallbackMode::Loopback,
         },
         // The relay page's scheme way forwards to `<identifier>:/callback`,
         // the app's deep-link callback.
-        CallbackMode::DeepLink => WayBack::DeepLink {
+        CallbackChoice::DeepLink => CallbackMode::DeepLink {
             callback_url: state.deep_link_callback.clone(),
             relay_url: state.relay_url.clone(),
         },
-        CallbackMode::Paste => WayBack::Paste,
+        CallbackChoice::Paste => CallbackMode::Paste,
     };
-    // A store left as it was because it could not be read (see
-    // `storage::set_aside`): Connect is the user's word to move it aside.
-    if let FlowState::Failed { error } = &state.connector.status().state {
-        if matches!(error.code.as_str(), "vault-corrupt" | "data-key-mismatch") {
-            let error = match error.code.as_str() {
-                "vault-corrupt" => Error::VaultCorrupt,
-                _ => Error::DataKeyMismatch,
-            };
-            let notice = crate::storage::set_aside(&state.vault, &error);
-            state.update(&app, |facts| facts.store_notice = Some(notice));
-            state.connector.reload().await?;
-        }
-    }
-    state.update(&app, |facts| {
-        facts.callback_mode = options.mode;
-        facts.browser_error = None;
-        facts.late_link = false;
+    state.update(&app, |panel| {
+        panel.callback_mode = options.mode;
+        panel.browser_error = None;
+        panel.late_link = false;
     });
-    let label = options
-        .key_label
-        .map(|l| l.trim().to_owned())
-        .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| state.default_label.clone());
-    let status = state
-        .connector
-        .connect(ConnectOptions {
-            way_back,
-            key_label: Some(label),
-            limit_usd: options.limit_usd,
-        })
-        .await
-        .inspect_err(|error| {
-            // The data key is made before a flow starts: a keychain that
-            // refuses it is unavailable, and the panel says so.
-            if matches!(error, Error::Keychain(_)) && !state.vault.keys().is_file() {
-                state.update(&app, |facts| facts.protection = keys::locked_protection());
-            }
-        })?;
-    // Or a keychain that failed at start took it after all.
-    if let Some(protection) = state.vault.keys().changed_protection() {
-        state.update(&app, |facts| facts.protection = protection);
-    }
+    let mut request = ConnectOptions::new(mode);
+    request.key_label = options.key_label;
+    request.limit_usd = options.limit_usd;
+    // The store emits no event of its own: what it says of the data key
+    // and of records it moved aside reaches the panel with the status.
+    let connected = state.connector.connect(request).await;
+    state.emit(&app);
+    let status = connected?;
     open_consent(&app, &state, &status.state);
     Ok(state.snapshot())
 }
 
 #[tauri::command]
-pub async fn open_again(app: AppHandle, state: State<'_, AppState>) -> Result<AppStatus, Error> {
+pub async fn open_again(
+    app: AppHandle,
+    state: State<'_, AppState>,
+) -> Result<AppStatus, ErrorView> {
     let status = state.connector.status();
     if !matches!(status.state, FlowState::AwaitingCallback { .. }) {
-        return Err(Error::NoFlow);
+        return Err(Error::NoFlow.into());
     }
     open_consent(&app, &state, &status.state);
     Ok(state.snapshot())
@@ -99,14 +73,14 @@ pub async fn open_again(app: AppHandle, state: State<'_, AppState>) -> Result<Ap
 fn open_consent(app: &AppHandle, state: &AppState, flow: &FlowState) {
     if let FlowState::AwaitingCallback { auth_url, .. } = flow {
         let opened = browser::open(app, auth_url);
-        state.update(app, |facts| facts.browser_error = opened.err());
+        state.update(app, |panel| panel.browser_error = opened.err());
     }
 }
 
 /// The code the user pasted from OpenRouter's page (paste mode). It is
 /// wiped from memory here once handed over.
 #[tauri::command]
-pub fn submit_code(state: State<'_, AppState>, code: String) -> Result<AppStatus, Error> {
+pub fn submit_code(state: State<'_, AppState>, code: String) -> Result<AppStatus, ErrorView> {
     let code = zeroize::Zeroizing::new(code);
     state.connector.submit_code(&code)?;
     Ok(state.snapshot())
@@ -115,14 +89,10 @@ pub fn submit_code(state: State<'_, AppState>, code: String) -> Result<AppStatus
 /// Reads the stored connection again: the user unlocked the keychain
 /// that kept it from loading.
 #[tauri::command]
-pub async fn reload(app: AppHandle, state: State<'_, AppState>) -> Result<AppStatus, Error> {
+pub async fn reload(app: AppHandle, state: State<'_, AppState>) -> Result<AppStatus, ErrorView> {
     let status = state.connector.reload().await?;
-    state.update(&app, |facts| {
-        if facts.protection.level == "unavailable" {
-            facts.protection = keys::keychain_protection();
-        }
-        facts.store_notice = None;
-    });
+    state.store.clear_notice();
+    state.emit(&app);
     if status.key.is_some() {
         let app = app.clone();
         tauri::async_runtime::spawn(async move {
@@ -140,20 +110,23 @@ pub fn dismiss(state: State<'_, AppState>) -> AppStatus {
 }
 
 #[tauri::command]
-pub async fn cancel(app: AppHandle, state: State<'_, AppState>) -> Result<AppStatus, Error> {
+pub async fn cancel(app: AppHandle, state: State<'_, AppState>) -> Result<AppStatus, ErrorView> {
     state.connector.cancel().await?;
-    state.update(&app, |facts| facts.browser_error = None);
+    state.update(&app, |panel| panel.browser_error = None);
     Ok(state.snapshot())
 }
 
 /// Forgets the key here; the panel then offers its revoke page.
 #[tauri::command]
-pub async fn disconnect(app: AppHandle, state: State<'_, AppState>) -> Result<AppStatus, Error> {
+pub async fn disconnect(
+    app: AppHandle,
+    state: State<'_, AppState>,
+) -> Result<AppStatus, ErrorView> {
     let forgotten = state.connector.disconnect().await?;
-    state.update(&app, |facts| {
-        facts.health = None;
+    state.update(&app, |panel| {
+        panel.health = None;
         if forgotten.is_some() {
-            facts.forgotten = forgotten;
+            panel.forgotten = forgotten;
         }
     });
     Ok(state.snapshot())
@@ -163,33 +136,36 @@ pub async fn disconnect(app: AppHandle, state: State<'_, AppState>) -> Result<Ap
 pub async fn refresh_health(
     app: AppHandle,
     state: State<'_, AppState>,
-) -> Result<AppStatus, Error> {
+) -> Result<AppStatus, ErrorView> {
     if state.connector.status().key.is_none() {
-        return Err(Error::NotConnected);
+        return Err(Error::NotConnected.into());
     }
     state.check_health(&app).await;
     Ok(state.snapshot())
 }
 
 #[tauri::command]
-pub async fn test_request(state: State<'_, AppState>) -> Result<ChatReply, Error> {
-    state.connector.test_request(TEST_MODEL, TEST_PROMPT).await
+pub async fn test_request(state: State<'_, AppState>) -> Result<ChatReply, ErrorView> {
+    Ok(state
+        .connector
+        .test_request(TEST_MODEL, TEST_PROMPT)
+        .await?)
 }
 
 /// Opens the key's page on OpenRouter, where the user revokes it: the
 /// connected key's, or the one just forgotten.
 #[tauri::command]
-pub fn open_revoke_page(app: AppHandle, state: State<'_, AppState>) -> Result<(), Error> {
+pub fn open_revoke_page(app: AppHandle, state: State<'_, AppState>) -> Result<(), ErrorView> {
     let hash = state
         .connector
         .status()
         .key
-        .or_else(|| state.facts().forgotten.clone())
+        .or_else(|| state.panel().forgotten.clone())
         .map(|meta| meta.key_sha256)
         .ok_or(Error::NotConnected)?;
     // The key belongs to the OpenRouter it came from (the sandbox's, too).
     let url = format!("{}keys/{hash}", state.base_url);
     let opened = browser::open(&app, &url);
-    state.update(&app, |facts| facts.browser_error = opened.err());
+    state.update(&app, |panel| panel.browser_error = opened.err());
     Ok(())
 }

@@ -29,7 +29,7 @@ pub fn deliver(app: &AppHandle, urls: &[url::Url]) {
                 if looks_like_an_answer(url, &state.deep_link_callback)
                     && !flow_in_progress(&state) =>
             {
-                state.update(app, |facts| facts.late_link = true);
+                state.update(app, |panel| panel.late_link = true);
             }
             Err(_) => {}
         }

@@ -1,27 +1,26 @@
 //! The app's state beside the core's: what the panel shows that the core
-//! does not know (key health, protection, notices), and the one place that
-//! sends the panel its status.
+//! does not know (key health, the mode picked, notices), and the one place
+//! that sends the panel its status.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use openrouter_connect_core::{Connector, Error, KeyMeta};
+use openrouter_connect_core::{Connector, Error, KeyMeta, LocalStore};
 use tauri::{AppHandle, Emitter, Manager};
 
-use crate::models::{AppStatus, CallbackMode, Health, Protection};
-use crate::storage::AppVault;
+use crate::messages::{error_view, notice_text, protection_view};
+use crate::models::{AppStatus, CallbackChoice, Health, PanelFlow};
 
 /// The event that carries every change of [`AppStatus`] to the panel.
 pub const STATUS_EVENT: &str = "connect://status";
 
-pub struct PanelFacts {
+/// What the panel shows that neither the connector nor the store knows.
+pub struct PanelState {
     pub health: Option<Health>,
     pub browser_error: Option<String>,
-    pub store_notice: Option<String>,
-    pub callback_mode: CallbackMode,
+    /// A configuration problem found at start, in the panel's words.
+    pub config_problem: Option<String>,
+    pub callback_mode: CallbackChoice,
     pub forgotten: Option<KeyMeta>,
-    /// Where the data key lives; changes when a locked keychain answers
-    /// again.
-    pub protection: Protection,
     /// An answer came by deep link when no flow waited; said until the
     /// next Connect.
     pub late_link: bool,
@@ -30,10 +29,10 @@ pub struct PanelFacts {
 pub struct AppState {
     pub connector: Connector,
     /// The connector's store, for what the panel says of the data key.
-    pub vault: Arc<AppVault>,
+    pub store: Arc<LocalStore>,
     pub base_url: String,
     pub custom_base_url: bool,
-    /// `<scheme>:/callback`, the deep-link way back; each flow adds its
+    /// `<scheme>:/callback`, the deep-link callback; each flow adds its
     /// secret (`/<secret>`).
     pub deep_link_callback: String,
     pub default_label: String,
@@ -41,17 +40,16 @@ pub struct AppState {
     /// The relay page loopback and deep-link flows go through, when one
     /// is configured.
     pub relay_url: Option<url::Url>,
-    facts: Mutex<PanelFacts>,
+    panel: Mutex<PanelState>,
 }
 
 impl AppState {
     pub fn new(
         connector: Connector,
-        vault: Arc<AppVault>,
-        protection: Protection,
+        store: Arc<LocalStore>,
         deep_link_callback: String,
         default_label: String,
-        store_notice: Option<String>,
+        config_problem: Option<String>,
         relay_url: Option<url::Url>,
     ) -> Self {
         let config = connector.client().config();
@@ -59,54 +57,60 @@ impl AppState {
             base_url: config.base_url().to_string(),
             custom_base_url: !config.is_default_base_url(),
             connector,
-            vault,
+            store,
             deep_link_callback,
             default_label,
             paste_suggested: crate::environment::paste_reason(),
             relay_url,
-            facts: Mutex::new(PanelFacts {
+            panel: Mutex::new(PanelState {
                 health: None,
                 browser_error: None,
-                store_notice,
-                callback_mode: CallbackMode::default(),
+                config_problem,
+                callback_mode: CallbackChoice::default(),
                 forgotten: None,
-                protection,
                 late_link: false,
             }),
         }
     }
 
-    pub fn facts(&self) -> MutexGuard<'_, PanelFacts> {
-        self.facts.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn panel(&self) -> MutexGuard<'_, PanelState> {
+        self.panel.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn snapshot(&self) -> AppStatus {
         let core = self.connector.status();
-        let facts = self.facts();
-        AppStatus {
-            core,
-            health: facts.health.clone(),
-            protection: facts.protection.clone(),
-            base_url: self.base_url.clone(),
-            custom_base_url: self.custom_base_url,
-            browser_error: facts.browser_error.clone(),
-            // One notice at a time: the store's, if any, matters more.
-            store_notice: facts.store_notice.clone().or_else(|| {
-                facts
+        let panel = self.panel();
+        // One notice at a time: a configuration problem, then the
+        // store's, then a late deep link.
+        let store_notice = panel
+            .config_problem
+            .clone()
+            .or_else(|| self.store.notice().map(|n| notice_text(&n)))
+            .or_else(|| {
+                panel
                     .late_link
                     .then(|| crate::deeplink::LATE_LINK.to_owned())
-            }),
+            });
+        AppStatus {
+            flow: PanelFlow::from(&core.state),
+            key: core.key,
+            health: panel.health.clone(),
+            protection: protection_view(self.store.protection()),
+            base_url: self.base_url.clone(),
+            custom_base_url: self.custom_base_url,
+            browser_error: panel.browser_error.clone(),
+            store_notice,
             default_label: self.default_label.clone(),
-            callback_mode: facts.callback_mode,
+            callback_mode: panel.callback_mode,
             paste_suggested: self.paste_suggested,
-            forgotten: facts.forgotten.clone(),
+            forgotten: panel.forgotten.clone(),
             app_version: env!("CARGO_PKG_VERSION"),
         }
     }
 
-    /// Changes the app's facts and tells the panel.
-    pub fn update(&self, app: &AppHandle, change: impl FnOnce(&mut PanelFacts)) {
-        change(&mut self.facts());
+    /// Changes the panel's state and tells the panel.
+    pub fn update(&self, app: &AppHandle, change: impl FnOnce(&mut PanelState)) {
+        change(&mut self.panel());
         self.emit(app);
     }
 
@@ -122,9 +126,12 @@ impl AppState {
             return;
         }
         let result = self.connector.key_info().await;
+        let checked_at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         let health = match result {
             Ok(info) => Health {
-                checked_at_ms: now_ms(),
+                checked_at_ms,
                 info: Some(info),
                 error: None,
             },
@@ -132,13 +139,13 @@ impl AppState {
             Err(error) => {
                 tracing::info!(code = error.code(), "key health check failed");
                 Health {
-                    checked_at_ms: now_ms(),
+                    checked_at_ms,
                     info: None,
-                    error: Some(error.view()),
+                    error: Some(error_view(&error)),
                 }
             }
         };
-        self.update(app, |facts| facts.health = Some(health));
+        self.update(app, |panel| panel.health = Some(health));
     }
 }
 
@@ -149,11 +156,4 @@ pub fn focus_main_window(app: &AppHandle) {
         let _ = window.show();
         let _ = window.set_focus();
     }
-}
-
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -1,6 +1,5 @@
 //! The connect flow's own cost, with the real keychain (gnome-keyring in a
-//! D-Bus session of its own) and the app's real store (its
-//! tauri-plugin-store files, through `storage::open`).
+//! D-Bus session of its own) and the app's real store (`LocalStore`).
 //!
 //! - callback to connected: from sending the browser's callback request to
 //!   the flow's Connected state, the exchange with the fake OpenRouter and
@@ -19,9 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_openrouter::{Browser, Decision, FakeOpenRouter, desktop};
-use openrouter_connect::storage;
 use openrouter_connect_core::{
-    ClientConfig, ConnectOptions, Connector, FlowConfig, FlowState, KeyStore, OpenRouterClient,
+    ClientConfig, ConnectOptions, Connector, FlowConfig, FlowState, KeyStore, LocalStore,
+    OpenRouterClient, Protection,
 };
 use serde_json::json;
 
@@ -70,9 +69,13 @@ async fn measure() -> serde_json::Value {
         "openrouter-connect-bench-data-{}",
         std::process::id()
     ));
-    let store = storage::open(IDENTIFIER, data_dir.clone());
-    assert_eq!(store.protection.level, "keychain", "the keyring answers");
-    let vault = Arc::new(store.vault);
+    let (store, _) = LocalStore::open(IDENTIFIER, data_dir.clone());
+    assert_eq!(
+        store.protection(),
+        Protection::Keychain,
+        "the keyring answers"
+    );
+    let vault = Arc::new(store);
     let config = ClientConfig::with_base(&fake.url(), Default::default()).unwrap();
     let client = OpenRouterClient::new(config).unwrap();
     let connector = Connector::new(client, vault.clone(), FlowConfig::default());

@@ -132,11 +132,17 @@ pub fn start_display() -> (Child, String) {
 pub const UNLOCK_KEYRING: &str = "eval \"$(printf pw | gnome-keyring-daemon --unlock --components=secrets)\" >/dev/null; export GNOME_KEYRING_CONTROL;";
 
 /// `program` in a D-Bus session of its own with an unlocked gnome-keyring,
-/// in a process group of its own (end it with [`kill_group`]).
+/// in a process group of its own (end it with [`kill_group`]). Arguments
+/// added to the command go to `program`.
 pub fn in_keyring_session(program: &Path) -> Command {
     let mut command = Command::new("dbus-run-session");
     command
-        .args(["--", "bash", "-c", &format!("{UNLOCK_KEYRING} exec \"$0\"")])
+        .args([
+            "--",
+            "bash",
+            "-c",
+            &format!("{UNLOCK_KEYRING} exec \"$0\" \"$@\""),
+        ])
         .arg(program)
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .process_group(0);

@@ -25,8 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fake_openrouter::desktop;
-use openrouter_connect::storage;
-use openrouter_connect_core::{ApiKey, KeyMeta, KeyStore, StoredKey};
+use openrouter_connect_core::{ApiKey, KeyStore, LocalStore, Protection, StoredKey};
 use rand::Rng;
 use std::os::unix::process::CommandExt;
 
@@ -62,21 +61,12 @@ fn key_after(n: u64) -> Option<String> {
 
 fn record(key: &str) -> StoredKey {
     let key = ApiKey::new(key);
-    StoredKey {
-        meta: KeyMeta {
-            masked: key.masked(),
-            label: Some("crash test".to_owned()),
-            limit: Some(5.0),
-            user_id: None,
-            connected_at_ms: 1,
-            key_sha256: key.sha256_hex(),
-        },
-        key,
-    }
+    StoredKey::new(key, Some("crash test".to_owned()), Some(5.0), None)
 }
 
-fn open(dir: &Path) -> storage::Storage {
-    storage::open(IDENTIFIER, dir.to_path_buf())
+/// Opens the store as the app does, as a fresh start would.
+fn open(dir: &Path) -> LocalStore {
+    LocalStore::open(IDENTIFIER, dir).0
 }
 
 /// Saves and clears without end, saying on stdout when each operation
@@ -85,14 +75,14 @@ fn child() {
     let dir = PathBuf::from(std::env::var(DIR).expect("the data folder"));
     let first: u64 = std::env::var(FIRST).unwrap().parse().unwrap();
     let storage = open(&dir);
-    assert!(storage.notice.is_none(), "{:?}", storage.notice);
+    assert!(storage.notice().is_none(), "{:?}", storage.notice());
     let mut out = std::io::stdout().lock();
     for n in first.. {
         writeln!(out, "begin {n}").unwrap();
         out.flush().unwrap();
         match key_after(n) {
-            Some(key) => storage.vault.save(&record(&key)),
-            None => storage.vault.clear(),
+            Some(key) => storage.save(&record(&key)),
+            None => storage.clear(),
         }
         .unwrap_or_else(|e| panic!("operation {n} failed: {e}"));
         writeln!(out, "end {n}").unwrap();
@@ -114,11 +104,7 @@ struct Progress {
 /// One phase: start a child, kill it at a random moment, check the
 /// vault; `KILLS` times.
 fn kill_loop(phase: &str, dir: &Path) {
-    let expected_protection = if phase == "keychain" {
-        "keychain"
-    } else {
-        "fallback"
-    };
+    let in_keychain = phase == "keychain";
     let mut rng = rand::rng();
     let started = Instant::now();
     // The state before operation `next`: nothing stored yet.
@@ -213,13 +199,17 @@ fn kill_loop(phase: &str, dir: &Path) {
         }
         let storage = open(dir);
         assert!(
-            storage.notice.is_none(),
+            storage.notice().is_none(),
             "kill {kill} (operation {begun}): the store was set aside: {:?}",
-            storage.notice
+            storage.notice()
         );
-        assert_eq!(storage.protection.level, expected_protection);
+        assert_eq!(
+            storage.protection() == Protection::Keychain,
+            in_keychain,
+            "{:?}",
+            storage.protection()
+        );
         let found = storage
-            .vault
             .load()
             .unwrap_or_else(|e| panic!("kill {kill} (operation {begun}): the vault failed: {e}"))
             .map(|r| r.key.expose_secret().to_owned());
@@ -323,7 +313,7 @@ const QUIT_KILLS: u32 = 150;
 /// The quit phase: the real app, connected, quitting and killed.
 fn quit_loop(dir: &Path) {
     let key = key_after(0).expect("a key");
-    open(dir).vault.save(&record(&key)).unwrap();
+    open(dir).save(&record(&key)).unwrap();
     // Bytes and modification times: a rewrite of the same bytes (what
     // the store plugin's save on exit did) shows too.
     let vault_files = || desktop::vault_files(dir);
@@ -390,12 +380,11 @@ fn quit_loop(dir: &Path) {
         );
         let storage = open(dir);
         assert!(
-            storage.notice.is_none(),
+            storage.notice().is_none(),
             "kill {kill}: {:?}",
-            storage.notice
+            storage.notice()
         );
         let found = storage
-            .vault
             .load()
             .unwrap_or_else(|e| panic!("kill {kill}: the vault failed: {e}"))
             .map(|r| r.key.expose_secret().to_owned());

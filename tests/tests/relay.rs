@@ -18,8 +18,8 @@ use axum::routing::get;
 use fake_openrouter::relay_site::{Chromium, REFUSED_TITLE, listen, serve_relay};
 use fake_openrouter::{Browser, Decision, FakeOpenRouter};
 use openrouter_connect_core::{
-    Attribution, ClientConfig, ConnectOptions, Connector, FlowConfig, FlowState, MemoryStore,
-    OpenRouterClient, WayBack,
+    Attribution, CallbackMode, ClientConfig, ConnectOptions, Connector, FlowConfig, FlowState,
+    MemoryStore, OpenRouterClient,
 };
 
 /// The app's scheme, as written in `relay/relay.js`.
@@ -85,12 +85,9 @@ fn relay_url(relay: SocketAddr) -> url::Url {
 }
 
 /// Starts a flow and returns its consent page and callback URL.
-async fn start(connector: &Connector, way_back: WayBack) -> (String, String) {
+async fn start(connector: &Connector, way_back: CallbackMode) -> (String, String) {
     let status = connector
-        .connect(ConnectOptions {
-            way_back,
-            ..ConnectOptions::default()
-        })
+        .connect(ConnectOptions::new(way_back))
         .await
         .unwrap();
     let FlowState::AwaitingCallback {
@@ -170,7 +167,7 @@ async fn a_flow_through_the_relay_page(echo_state: bool) {
     let (relay, fake, connector) = relay_and_fake(echo_state).await;
     let (auth_url, callback_url) = start(
         &connector,
-        WayBack::Relay {
+        CallbackMode::Relay {
             relay_url: relay_url(relay),
         },
     )
@@ -223,7 +220,7 @@ async fn a_flow_through_the_relay_page_to_the_apps_scheme(echo_state: bool) {
     let (relay, fake, connector) = relay_and_fake(echo_state).await;
     let (auth_url, callback_url) = start(
         &connector,
-        WayBack::DeepLink {
+        CallbackMode::DeepLink {
             callback_url: format!("{SCHEME}:/callback"),
             relay_url: Some(relay_url(relay)),
         },
@@ -298,7 +295,7 @@ async fn forged_answers_leave_the_flow_waiting(echo_state: bool) {
     let (relay, fake, connector) = relay_and_fake(echo_state).await;
     let (auth_url, callback_url) = start(
         &connector,
-        WayBack::Relay {
+        CallbackMode::Relay {
             relay_url: relay_url(relay),
         },
     )

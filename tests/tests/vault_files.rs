@@ -5,8 +5,7 @@
 
 use std::path::PathBuf;
 
-use openrouter_connect::storage;
-use openrouter_connect_core::{ApiKey, KeyMeta, KeyStore, StoredKey};
+use openrouter_connect_core::{ApiKey, KeyStore, LocalStore, StoredKey};
 use tauri_plugin_store::StoreExt;
 
 /// An identifier of its own: where a keychain answers, this test's data
@@ -24,17 +23,7 @@ fn data_dir(name: &str) -> PathBuf {
 
 fn record() -> StoredKey {
     let key = ApiKey::new(format!("sk-or-v1-{}", "7".repeat(64)));
-    StoredKey {
-        meta: KeyMeta {
-            masked: key.masked(),
-            label: Some("vault files".to_owned()),
-            limit: None,
-            user_id: None,
-            connected_at_ms: 1,
-            key_sha256: key.sha256_hex(),
-        },
-        key,
-    }
+    StoredKey::new(key, Some("vault files".to_owned()), None, None)
 }
 
 /// The names of the files in `dir`.
@@ -51,9 +40,9 @@ fn names(dir: &std::path::Path) -> Vec<String> {
 #[test]
 fn the_plugin_reads_the_records_the_vault_writes() {
     let dir = data_dir("plugin");
-    let storage = storage::open(IDENTIFIER, dir.clone());
-    storage.vault.save(&record()).unwrap();
-    storage.vault.save(&record()).unwrap();
+    let (storage, _) = LocalStore::open(IDENTIFIER, dir.clone());
+    storage.save(&record()).unwrap();
+    storage.save(&record()).unwrap();
     let mut records = names(&dir);
     // The data key's fallback file, where no keychain answers here.
     records.retain(|name| name != "vault-data-key");
@@ -77,6 +66,6 @@ fn the_plugin_reads_the_records_the_vault_writes() {
         );
         store.close_resource();
     }
-    storage.vault.clear().unwrap();
+    storage.clear().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -146,7 +146,7 @@ pub async fn port_is_closed(port: u16) -> bool {
 
 pub fn error_code(status: &Status) -> &str {
     match &status.state {
-        FlowState::Failed { error } => &error.code,
+        FlowState::Failed { error } => error.code(),
         other => panic!("not failed: {other:?}"),
     }
 }

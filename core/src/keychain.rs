@@ -1,27 +1,52 @@
 //! Where the vault's data key lives: the OS keychain (macOS Keychain,
 //! Windows Credential Manager, the Secret Service on Linux), or, where no
 //! keychain answers, a clearly named weaker fallback: a file readable by
-//! the user only, beside the store.
+//! the user only, beside the records.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use openrouter_connect_core::Error;
-use openrouter_connect_core::vault::{DataKey, DataKeyStore};
 use zeroize::Zeroizing;
 
-use crate::models::Protection;
-use crate::private_file;
+use crate::error::{Error, ErrorSource};
+use crate::files;
+use crate::vault::{DataKey, DataKeyStore};
+
+/// How well the data key is protected, for the app to say plainly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protection {
+    /// In the OS keychain.
+    Keychain,
+    /// In a file beside the records, readable by the user alone: anyone
+    /// with the user's files reads the key.
+    KeyFile(KeyFileReason),
+    /// In the OS keychain, which is locked or not answering now.
+    KeychainUnavailable,
+}
+
+/// Why the data key is in the key file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyFileReason {
+    /// This system has no keychain.
+    NoKeychain,
+    /// The keychain did not answer when the key was made.
+    KeychainFailed,
+    /// The stored connection was made without a keychain.
+    StoredWithoutKeychain,
+}
 
 /// The keychain entry's account name, under the app identifier as service.
 const KEYCHAIN_USER: &str = "vault-data-key";
 /// The fallback's file name in the app's data directory.
-pub const FALLBACK_FILE: &str = "vault-data-key";
+pub(crate) const FALLBACK_FILE: &str = "vault-data-key";
 
-/// The data key's home, chosen at start.
-pub enum AppKeys {
+/// The data key's home: the OS keychain, or the key file where no
+/// keychain answers. [`crate::LocalStore`] chooses which when it opens.
+pub(crate) enum KeychainKeys {
     Keychain(keyring::Entry),
     File {
         path: PathBuf,
@@ -35,11 +60,11 @@ pub enum AppKeys {
     },
 }
 
-impl AppKeys {
-    /// Where the data key lives, and a word for the panel when a key file
-    /// was found and not used.
+impl KeychainKeys {
+    /// Where the data key lives, how well that protects it, and whether a
+    /// key file was found and not used.
     ///
-    /// The keychain whenever it answers: a key file beside the store is
+    /// The keychain whenever it answers: a key file beside the records is
     /// taken only where no keychain answers, so a file someone planted
     /// there can't override the keychain's data key, nor become the data
     /// key the next connect seals under. The exception is a connection
@@ -48,91 +73,71 @@ impl AppKeys {
     /// it would lose the connection. A keychain that fails (locked,
     /// refusing, not running) while a record that may hold a key is stored
     /// stays the choice: falling back then would lose the key that unlocks
-    /// the stored connection; its errors reach the panel instead.
-    pub fn choose(
-        service: &str,
-        data_dir: PathBuf,
-        has_records: bool,
-    ) -> (Self, Protection, Option<String>) {
-        let fallback = data_dir.join(FALLBACK_FILE);
+    /// the stored connection; its errors reach the app instead.
+    pub fn choose(service: &str, dir: &Path, has_records: bool) -> (Self, Protection, bool) {
+        let fallback = dir.join(FALLBACK_FILE);
         let file_there = fallback.exists();
-        let file_protection = |why: &str| Protection {
-            level: "fallback",
-            label: "key file (weaker)".to_owned(),
-            detail: format!(
-                "{why} The key is encrypted, but its unlock key is in a file only your user can read: anyone with your files can read it."
-            ),
-        };
         let ignored = || {
-            file_there.then(|| {
+            if file_there {
                 tracing::warn!(
-                    "a data-key file beside the store was ignored: the keychain answers"
+                    "a data-key file beside the records was ignored: the keychain answers"
                 );
-                ignored_file_notice(&data_dir)
-            })
+            }
+            file_there
         };
         let entry = match keyring::Entry::new(service, KEYCHAIN_USER) {
             Ok(entry) => entry,
             Err(e) => {
                 tracing::warn!(error = %e, "no keychain entry could be made");
+                let reason = KeyFileReason::NoKeychain;
                 return (
-                    AppKeys::file(fallback, None),
-                    file_protection("No system keychain is available."),
-                    None,
+                    Self::file(fallback, None),
+                    Protection::KeyFile(reason),
+                    false,
                 );
             }
         };
+        let stored_without = Protection::KeyFile(KeyFileReason::StoredWithoutKeychain);
         match entry.get_secret() {
             Ok(mut secret) => {
                 zeroize::Zeroize::zeroize(&mut secret);
-                (AppKeys::Keychain(entry), keychain_protection(), ignored())
+                (Self::Keychain(entry), Protection::Keychain, ignored())
             }
-            Err(keyring::Error::NoEntry) if has_records && file_there => (
-                AppKeys::file(fallback, Some(entry)),
-                file_protection("The key was first stored without a system keychain."),
-                None,
-            ),
+            Err(keyring::Error::NoEntry) if has_records && file_there => {
+                (Self::file(fallback, Some(entry)), stored_without, false)
+            }
             Err(keyring::Error::NoEntry) => {
-                (AppKeys::Keychain(entry), keychain_protection(), ignored())
+                (Self::Keychain(entry), Protection::Keychain, ignored())
             }
             Err(e) if has_records && file_there => {
                 tracing::warn!(error = %e, "the system keychain did not answer; the key file holds the data key");
-                (
-                    AppKeys::file(fallback, None),
-                    file_protection("The key was first stored without a system keychain."),
-                    None,
-                )
+                (Self::file(fallback, None), stored_without, false)
             }
             Err(e) if has_records => {
                 tracing::warn!(error = %e, "the system keychain did not answer; a connection is stored");
-                (AppKeys::Keychain(entry), locked_protection(), None)
+                (
+                    Self::Keychain(entry),
+                    Protection::KeychainUnavailable,
+                    false,
+                )
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the system keychain did not answer");
+                let reason = KeyFileReason::KeychainFailed;
                 (
-                    AppKeys::file(fallback, Some(entry)),
-                    file_protection("The system keychain did not answer."),
-                    None,
+                    Self::file(fallback, Some(entry)),
+                    Protection::KeyFile(reason),
+                    false,
                 )
             }
         }
     }
-}
 
-/// What the panel says of a key file that was found and not used.
-pub fn ignored_file_notice(data_dir: &std::path::Path) -> String {
-    format!(
-        "A key file ({}) was found beside the store and not used: this app keeps its key in the system keychain. If you did not put it there, someone with access to your files may have.",
-        data_dir.join(FALLBACK_FILE).display()
-    )
-}
-
-impl AppKeys {
     /// The keychain alone, whether or not it answers now.
     pub fn keychain_only(service: &str) -> Option<Self> {
         keyring::Entry::new(service, KEYCHAIN_USER)
             .ok()
-            .map(AppKeys::Keychain)
+            .map(Self::Keychain)
     }
 
     /// The data key is in the key file.
@@ -141,7 +146,7 @@ impl AppKeys {
     }
 
     fn file(path: PathBuf, retry: Option<keyring::Entry>) -> Self {
-        AppKeys::File {
+        Self::File {
             path,
             retry,
             moved: AtomicBool::new(false),
@@ -151,55 +156,35 @@ impl AppKeys {
     /// The keychain's entry when it holds the data key.
     fn keychain(&self) -> Option<&keyring::Entry> {
         match self {
-            AppKeys::Keychain(entry) => Some(entry),
-            AppKeys::File { retry, moved, .. } if moved.load(Ordering::SeqCst) => retry.as_ref(),
-            AppKeys::File { .. } => None,
+            Self::Keychain(entry) => Some(entry),
+            Self::File { retry, moved, .. } if moved.load(Ordering::SeqCst) => retry.as_ref(),
+            Self::File { .. } => None,
         }
     }
-
-    /// Where the data key went since start, when that changed what the
-    /// panel should say: the keychain answered on the second ask.
-    pub fn changed_protection(&self) -> Option<Protection> {
-        matches!(self, AppKeys::File { moved, .. } if moved.load(Ordering::SeqCst))
-            .then(keychain_protection)
-    }
 }
 
-pub fn locked_protection() -> Protection {
-    Protection {
-        level: "unavailable",
-        label: "system keychain not available".to_owned(),
-        detail: "The key that unlocks the app's store is kept in the system keychain, which is locked or not answering. Unlock it, then choose Try again."
-            .to_owned(),
-    }
-}
-
-pub fn keychain_protection() -> Protection {
-    let name = if cfg!(target_os = "macos") {
-        "macOS Keychain"
-    } else if cfg!(windows) {
-        "Windows Credential Manager"
-    } else {
-        "Secret Service keyring"
-    };
-    Protection {
-        level: "keychain",
-        label: format!("encrypted, unlock key in the {name}"),
-        detail: "The key is encrypted on disk; the key that unlocks it is in the system keychain."
-            .to_owned(),
-    }
-}
-
+/// The keychain's error as the cause of ours, for the two kinds that hold
+/// only the platform's words: the others may hold credential bytes.
 fn keychain_error(error: keyring::Error) -> Error {
-    let why = match error {
+    let what = match error {
         keyring::Error::NoStorageAccess(_) => "it is locked or refused access",
         keyring::Error::PlatformFailure(_) => "it is not running or failed",
-        _ => "it gave an unexpected answer",
+        _ => return Error::keychain("it gave an unexpected answer"),
     };
-    Error::Keychain(why.to_owned())
+    Error::Keychain {
+        what: what.to_owned(),
+        source: Some(ErrorSource::new(error)),
+    }
 }
 
-impl DataKeyStore for AppKeys {
+fn file_error(what: &str, error: std::io::Error) -> Error {
+    Error::Keychain {
+        what: what.to_owned(),
+        source: Some(ErrorSource::new(error)),
+    }
+}
+
+impl DataKeyStore for KeychainKeys {
     fn get(&self) -> Result<Option<DataKey>, Error> {
         if let Some(entry) = self.keychain() {
             return match entry.get_secret() {
@@ -208,16 +193,16 @@ impl DataKeyStore for AppKeys {
                 Err(e) => Err(keychain_error(e)),
             };
         }
-        let AppKeys::File { path, .. } = self else {
+        let KeychainKeys::File { path, .. } = self else {
             unreachable!("a keychain is answered above")
         };
-        match private_file::read(path) {
+        match files::read(path) {
             Ok(Some(bytes)) => decode(Zeroizing::new(bytes)).map(Some),
             Ok(None) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::Keychain(
-                "its key file is open to other users".to_owned(),
-            )),
-            Err(_) => Err(Error::Keychain("its key file could not be read".to_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                Err(file_error("its key file is open to other users", e))
+            }
+            Err(e) => Err(file_error("its key file could not be read", e)),
         }
     }
 
@@ -226,7 +211,7 @@ impl DataKeyStore for AppKeys {
         if let Some(entry) = self.keychain() {
             return entry.set_secret(encoded.as_bytes()).map_err(keychain_error);
         }
-        let AppKeys::File { path, retry, moved } = self else {
+        let KeychainKeys::File { path, retry, moved } = self else {
             unreachable!("a keychain is answered above")
         };
         // No data key in the file yet: the keychain that failed at start
@@ -243,8 +228,8 @@ impl DataKeyStore for AppKeys {
                 }
             }
         }
-        private_file::replace(path, encoded.as_bytes())
-            .map_err(|_| Error::Keychain("its key file could not be written".to_owned()))
+        files::replace(path, encoded.as_bytes())
+            .map_err(|e| file_error("its key file could not be written", e))
     }
 
     fn delete(&self) -> Result<(), Error> {
@@ -254,11 +239,10 @@ impl DataKeyStore for AppKeys {
                 Err(e) => Err(keychain_error(e)),
             };
         }
-        let AppKeys::File { path, .. } = self else {
+        let KeychainKeys::File { path, .. } = self else {
             unreachable!("a keychain is answered above")
         };
-        private_file::remove(path)
-            .map_err(|_| Error::Keychain("its key file could not be removed".to_owned()))
+        files::remove(path).map_err(|e| file_error("its key file could not be removed", e))
     }
 }
 
@@ -266,11 +250,11 @@ fn decode(stored: Zeroizing<Vec<u8>>) -> Result<DataKey, Error> {
     let bytes = Zeroizing::new(
         STANDARD
             .decode(stored.trim_ascii())
-            .map_err(|_| Error::Keychain("it holds a damaged unlock key".to_owned()))?,
+            .map_err(|_| Error::keychain("it holds a damaged data key"))?,
     );
     let array: [u8; 32] = bytes
         .as_slice()
         .try_into()
-        .map_err(|_| Error::Keychain("it holds a damaged unlock key".to_owned()))?;
+        .map_err(|_| Error::keychain("it holds a damaged data key"))?;
     Ok(DataKey::from_bytes(array))
 }

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// Creates `dir` if needed and makes it the user's alone (0700).
-pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     #[cfg(unix)]
     {
@@ -22,7 +22,7 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Replaces the file at `path` with `bytes`, atomically and durably.
-pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().ok_or(std::io::ErrorKind::InvalidInput)?;
     let name = path
         .file_name()
@@ -80,7 +80,8 @@ fn rename(from: &Path, to: &Path) -> std::io::Result<()> {
 /// Removes what a crash between creating a replacement and renaming it
 /// left beside `path` (`.<name>.<random>.tmp`): nothing reads it, and it
 /// may hold a data key that was never put in place.
-pub fn remove_leftovers(path: &Path) {
+#[cfg_attr(not(feature = "keyring"), allow(dead_code))]
+pub(crate) fn remove_leftovers(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return;
     };
@@ -98,7 +99,7 @@ pub fn remove_leftovers(path: &Path) {
 }
 
 /// Removes the file at `path`, if there is one, durably.
-pub fn remove(path: &Path) -> std::io::Result<()> {
+pub(crate) fn remove(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => path.parent().map_or(Ok(()), sync_dir),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -109,7 +110,8 @@ pub fn remove(path: &Path) -> std::io::Result<()> {
 /// Reads the file at `path`; `Ok(None)` when there is none. On Unix a
 /// file that others may read or write is refused: its secret may have
 /// been read, or planted.
-pub fn read(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+#[cfg_attr(not(feature = "keyring"), allow(dead_code))]
+pub(crate) fn read(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

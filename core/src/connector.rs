@@ -1,0 +1,465 @@
+//! The connection to OpenRouter: the one object an app holds. It feeds
+//! the state machine ([`crate::machine`]) and performs what it says:
+//! starting flows, reading and clearing the store, publishing the status.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::callback::{parse_pasted_code, split_deep_link};
+use crate::client::{ChatReply, KeyInfo, OpenRouterClient};
+use crate::error::Error;
+use crate::flow;
+use crate::machine::{Effect, Event, Machine};
+use crate::options::{ConnectOptions, FlowConfig};
+use crate::status::{FlowState, Status};
+use crate::store::{KeyMeta, KeyStore, StoredKey};
+
+/// How long a disconnect waits for an exchange in progress to end.
+const DISCONNECT_WAIT: Duration = Duration::from_secs(120);
+
+pub(crate) struct Inner {
+    pub client: OpenRouterClient,
+    pub store: Arc<dyn KeyStore>,
+    pub config: FlowConfig,
+    machine: Mutex<Machine>,
+    status: watch::Sender<Status>,
+    /// Serializes connect, reload and disconnect, so two clicks make one
+    /// flow.
+    starting: tokio::sync::Mutex<()>,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Machine> {
+        self.machine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hands `event` to the machine and publishes the status if it changed.
+    pub fn step(&self, event: Event) -> Result<Effect, Error> {
+        let mut machine = self.lock();
+        let effect = machine.handle(event);
+        let status = machine.status();
+        self.status.send_if_modified(|current| {
+            let changed = *current != status;
+            if changed {
+                *current = status;
+            }
+            changed
+        });
+        effect
+    }
+}
+
+/// The connection to OpenRouter: cheap to clone, one per app.
+///
+/// ```
+/// # fn main() -> Result<(), openrouter_connect_core::Error> {
+/// use std::sync::Arc;
+/// use openrouter_connect_core::{
+///     Attribution, ClientConfig, Connector, FlowConfig, MemoryStore, OpenRouterClient,
+/// };
+///
+/// let client = OpenRouterClient::new(ClientConfig::new(Attribution {
+///     app_url: Some("https://example.com".into()),
+///     app_title: Some("Example".into()),
+/// }))?;
+/// let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+/// assert!(connector.status().key.is_none());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    /// Reads the stored key's record once; a store that can't be read
+    /// starts the connector in [`FlowState::Failed`] with the reason.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
+    /// let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// assert!(matches!(connector.status().state, FlowState::Disconnected));
+    /// ```
+    pub fn new(client: OpenRouterClient, store: Arc<dyn KeyStore>, config: FlowConfig) -> Self {
+        let loaded = store.load().map(|record| record.map(|r| r.meta));
+        Self::with_loaded(client, store, config, loaded)
+    }
+
+    /// Like [`Connector::new`], for a caller that has read the store
+    /// itself (such as [`crate::LocalStore::open`]): the store is not read
+    /// again, which may mean a keychain prompt less.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
+    /// let store = Arc::new(MemoryStore::new());
+    /// let loaded = Err(Error::keychain("it is locked"));
+    /// let connector = Connector::with_loaded(client, store, FlowConfig::default(), loaded);
+    /// assert!(matches!(connector.status().state, FlowState::Failed { .. }));
+    /// ```
+    pub fn with_loaded(
+        client: OpenRouterClient,
+        store: Arc<dyn KeyStore>,
+        config: FlowConfig,
+        loaded: Result<Option<KeyMeta>, Error>,
+    ) -> Self {
+        let machine = Machine::new(loaded);
+        let (status, _) = watch::channel(machine.status());
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                store,
+                config,
+                machine: Mutex::new(machine),
+                status,
+                starting: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The client the connector exchanges codes with.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
+    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// assert_eq!(connector.client().config().base_url().as_str(), "https://openrouter.ai/");
+    /// ```
+    pub fn client(&self) -> &OpenRouterClient {
+        &self.inner.client
+    }
+
+    /// The status now.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
+    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// let status = connector.status();
+    /// assert!(matches!(status.state, FlowState::Disconnected) && status.key.is_none());
+    /// ```
+    pub fn status(&self) -> Status {
+        self.inner.lock().status()
+    }
+
+    /// Every change of [`Status`], for a UI to follow.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
+    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// let changes = connector.subscribe();
+    /// assert_eq!(*changes.borrow(), connector.status());
+    /// ```
+    pub fn subscribe(&self) -> watch::Receiver<Status> {
+        self.inner.status.subscribe()
+    }
+
+    /// Starts a flow (for loopback, listens on `127.0.0.1`) and returns
+    /// the status with the consent page's URL, for the caller to open in
+    /// the system browser. While a flow waits, it returns that flow's
+    /// status again (the same URL) instead of starting a second one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), openrouter_connect_core::Error> {
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default()))?;
+    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// let status = connector.connect(ConnectOptions::default()).await?;
+    /// let FlowState::AwaitingCallback { auth_url, callback_url, .. } = status.state else {
+    ///     unreachable!("a started flow waits");
+    /// };
+    /// assert!(auth_url.starts_with("https://openrouter.ai/auth?"));
+    /// assert!(callback_url.starts_with("http://127.0.0.1:"));
+    /// connector.cancel().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(&self, options: ConnectOptions) -> Result<Status, Error> {
+        let _starting = self.inner.starting.lock().await;
+        if !matches!(self.inner.step(Event::ConnectAsked)?, Effect::StartFlow) {
+            return Ok(self.status());
+        }
+        let options = options.checked(self.inner.config.default_key_label.as_deref())?;
+        match flow::start(&self.inner, options).await {
+            Ok(()) => Ok(self.status()),
+            Err(error) => {
+                self.inner.step(Event::StartFailed(error.clone()))?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Connects and returns once the flow has ended: for an app that wants
+    /// a key and nothing else. `open_url` receives the consent page's URL,
+    /// to open in the system browser (or print, for
+    /// [`crate::CallbackMode::Paste`], whose code then goes to
+    /// [`Connector::submit_code`] from another task).
+    ///
+    /// ```no_run
+    /// # async fn run(connector: openrouter_connect_core::Connector) -> Result<(), openrouter_connect_core::Error> {
+    /// use openrouter_connect_core::ConnectOptions;
+    ///
+    /// let key = connector
+    ///     .connect_and_wait(ConnectOptions::default(), |url| println!("Open {url}"))
+    ///     .await?;
+    /// println!("connected: {}", key.masked);
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_and_wait(
+        &self,
+        options: ConnectOptions,
+        open_url: impl FnOnce(&str),
+    ) -> Result<KeyMeta, Error> {
+        let before = self.status().key;
+        let status = self.connect(options).await?;
+        if let FlowState::AwaitingCallback { auth_url, .. } = &status.state {
+            open_url(auth_url);
+        }
+        let mut changes = self.subscribe();
+        let end = changes
+            .wait_for(|status| {
+                !matches!(
+                    status.state,
+                    FlowState::AwaitingCallback { .. } | FlowState::Exchanging
+                )
+            })
+            .await
+            .map_err(|_| Error::Cancelled)?
+            .clone();
+        match (end.state, end.key) {
+            (FlowState::Failed { error }, _) => Err(error),
+            // A cancelled reconnect ends connected with the key it had.
+            (FlowState::Connected, Some(key)) if Some(&key) != before.as_ref() => Ok(key),
+            _ => Err(Error::Cancelled),
+        }
+    }
+
+    /// Reads the stored key again: after the user unlocked the keychain
+    /// that kept it from loading. Only between flows; a read that fails
+    /// again shows its error and changes nothing stored.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), openrouter_connect_core::Error> {
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default()))?;
+    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// let status = connector.reload().await?;
+    /// assert!(status.key.is_none());
+    /// # Ok(()) }
+    /// ```
+    pub async fn reload(&self) -> Result<Status, Error> {
+        let _starting = self.inner.starting.lock().await;
+        self.inner.step(Event::ReloadAsked)?;
+        let store = self.inner.store.clone();
+        let loaded = blocking(move || store.load()).await;
+        self.inner
+            .step(Event::Reloaded(loaded.map(|r| r.map(|r| r.meta))))?;
+        Ok(self.status())
+    }
+
+    /// Leaves a failed state for the one before the flow: connected with
+    /// the stored key, or disconnected. Anything else stays as it is.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
+    /// # let store = Arc::new(MemoryStore::new());
+    /// let connector = Connector::with_loaded(client, store, FlowConfig::default(), Err(Error::VaultCorrupt));
+    /// assert!(matches!(connector.dismiss().state, FlowState::Disconnected));
+    /// ```
+    pub fn dismiss(&self) -> Status {
+        let _ = self.inner.step(Event::Dismissed);
+        self.status()
+    }
+
+    /// Hands a URL that arrived through the app's scheme to the waiting
+    /// flow. The URL is untrusted (anyone can launch the app with one): it
+    /// must be the flow's own deep-link address, secret included, and
+    /// come while a deep-link flow waits. A refused URL, a denial without
+    /// the secret included, leaves the flow waiting.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
+    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// let forged = connector.deliver_deep_link("com.example.app:/callback?code=planted");
+    /// assert_eq!(forged, Err(Error::NoFlow));
+    /// ```
+    pub fn deliver_deep_link(&self, url: &str) -> Result<(), Error> {
+        let refuse = |error: Error| {
+            tracing::warn!(code = error.code(), "deep link refused");
+            Err(error)
+        };
+        let (awaited, base) = match self.inner.lock().deep_link_awaited() {
+            Ok(found) => found,
+            Err(error) => return refuse(error),
+        };
+        let link = match split_deep_link(url, &base) {
+            Ok(link) => link,
+            Err(error) => return refuse(error),
+        };
+        match awaited.offer(&link.path, &link.query) {
+            Ok(_outcome) => {
+                tracing::info!("deep link accepted");
+                Ok(())
+            }
+            Err(error) => refuse(error),
+        }
+    }
+
+    /// Hands the code the user pasted (headless mode) to the waiting paste
+    /// flow. Text that is not a code is refused and the flow keeps
+    /// waiting; a code OpenRouter does not accept ends it like any failed
+    /// exchange.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
+    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// assert_eq!(connector.submit_code("a code, but no flow"), Err(Error::NoFlow));
+    /// ```
+    pub fn submit_code(&self, text: &str) -> Result<(), Error> {
+        let awaited = self.inner.lock().paste_awaited()?;
+        let code = parse_pasted_code(text)?;
+        awaited.offer_pasted(code).map(|_| ())
+    }
+
+    /// Ends a waiting flow and returns once its listener is closed. The
+    /// stored key, if any, stays.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), openrouter_connect_core::Error> {
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default()))?;
+    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// connector.connect(ConnectOptions::new(CallbackMode::Paste)).await?;
+    /// connector.cancel().await?;
+    /// assert!(matches!(connector.status().state, FlowState::Disconnected));
+    /// # Ok(()) }
+    /// ```
+    pub async fn cancel(&self) -> Result<(), Error> {
+        let mut changes = self.subscribe();
+        if let Effect::StopFlow(stop) = self.inner.step(Event::CancelAsked)? {
+            let _ = stop.send(());
+        }
+        let _ = changes
+            .wait_for(|status| !matches!(status.state, FlowState::AwaitingCallback { .. }))
+            .await;
+        Ok(())
+    }
+
+    /// Forgets the key locally and returns its description, whose
+    /// `key_sha256` names the page where the user revokes it: a user key
+    /// cannot revoke itself through the API.
+    ///
+    /// Disconnect wins over a flow in progress: a waiting flow is
+    /// cancelled, and one whose answer is being exchanged is let finish
+    /// first, so that the key it may have stored is the one forgotten
+    /// (and offered for revoking), not one that shows up connected after.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), openrouter_connect_core::Error> {
+    /// # use std::sync::Arc;
+    /// # use openrouter_connect_core::*;
+    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default()))?;
+    /// let store = Arc::new(MemoryStore::new());
+    /// store.save(&StoredKey::new(ApiKey::new("sk-or-v1-0123456789abcdef"), None, None, None))?;
+    /// let connector = Connector::new(client, store, FlowConfig::default());
+    /// let forgotten = connector.disconnect().await?.unwrap();
+    /// println!("revoke it at https://openrouter.ai/keys/{}", forgotten.key_sha256);
+    /// assert!(connector.status().key.is_none());
+    /// # Ok(()) }
+    /// ```
+    pub async fn disconnect(&self) -> Result<Option<KeyMeta>, Error> {
+        let _starting = self.inner.starting.lock().await;
+        match self.cancel().await {
+            Ok(()) | Err(Error::NoFlow) | Err(Error::Busy) => {}
+            Err(error) => return Err(error),
+        }
+        // The answer may have come just before the cancel: then the flow
+        // is exchanging, and its end is awaited (bounded: the exchange has
+        // its own timeout, and a flow that never ends must not hold
+        // Connect and Disconnect for good).
+        let mut changes = self.subscribe();
+        let ended = changes.wait_for(|status| {
+            !matches!(
+                status.state,
+                FlowState::AwaitingCallback { .. } | FlowState::Exchanging
+            )
+        });
+        if tokio::time::timeout(DISCONNECT_WAIT, ended).await.is_err() {
+            return Err(Error::Busy);
+        }
+        let store = self.inner.store.clone();
+        blocking(move || store.clear()).await?;
+        match self.inner.step(Event::Cleared)? {
+            Effect::Forgot(forgotten) => Ok(forgotten),
+            _ => Ok(None),
+        }
+    }
+
+    /// What OpenRouter says about the stored key now: its usage and
+    /// limit.
+    ///
+    /// ```no_run
+    /// # async fn run(connector: openrouter_connect_core::Connector) -> Result<(), openrouter_connect_core::Error> {
+    /// let info = connector.key_info().await?;
+    /// println!("used {:?} of {:?} USD", info.usage, info.limit);
+    /// # Ok(()) }
+    /// ```
+    pub async fn key_info(&self) -> Result<KeyInfo, Error> {
+        let record = self.stored_key().await?;
+        self.inner.client.key_info(&record.key).await
+    }
+
+    /// Sends one small chat request with the stored key.
+    ///
+    /// ```no_run
+    /// # async fn run(connector: openrouter_connect_core::Connector) -> Result<(), openrouter_connect_core::Error> {
+    /// let reply = connector.test_request("openrouter/auto", "Say hello").await?;
+    /// println!("{}", reply.content);
+    /// # Ok(()) }
+    /// ```
+    pub async fn test_request(&self, model: &str, prompt: &str) -> Result<ChatReply, Error> {
+        let record = self.stored_key().await?;
+        self.inner.client.chat(&record.key, model, prompt).await
+    }
+
+    async fn stored_key(&self) -> Result<StoredKey, Error> {
+        let store = self.inner.store.clone();
+        blocking(move || store.load())
+            .await?
+            .ok_or(Error::NotConnected)
+    }
+}
+
+/// Runs a store call off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|_| Error::storage("the storage task stopped unexpectedly"))?
+}
