@@ -3,7 +3,7 @@
 CARGO ?= cargo
 SANDBOX_PORT ?= 8787
 
-.PHONY: test deps check fmt clippy windows build unit fuzz-smoke package-test cli run sandbox bundle bench
+.PHONY: test deps check fmt clippy windows publishable build unit fuzz-smoke package-test cli run sandbox bundle bench
 
 ## Installs what is missing, then runs every check and test.
 test: deps check build unit fuzz-smoke package-test
@@ -11,7 +11,7 @@ test: deps check build unit fuzz-smoke package-test
 deps:
 	./scripts/install-deps.sh
 
-check: fmt clippy windows
+check: fmt clippy windows publishable
 
 fmt:
 	$(CARGO) fmt --all --check
@@ -22,6 +22,12 @@ clippy:
 ## The Windows code paths compile (macOS can't be compiled here).
 windows:
 	$(CARGO) check --workspace --locked --target x86_64-pc-windows-gnu
+
+## The core as it would be published: docs without a warning, and a
+## package that holds the library, its example, tests and licence.
+publishable:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked -p openrouter-connect-core
+	$(CARGO) package --locked --allow-dirty -p openrouter-connect-core
 
 ## The binaries the end-to-end tests start: the app and the fake.
 build:

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::answers::{ChatReply, KeyInfo};
 use crate::callback::{parse_pasted_code, split_deep_link};
-use crate::client::{ChatReply, KeyInfo, OpenRouterClient};
+use crate::client::OpenRouterClient;
 use crate::error::Error;
 use crate::flow;
 use crate::machine::{Effect, Event, Machine};

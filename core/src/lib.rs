@@ -36,6 +36,7 @@
 //! `#[non_exhaustive]`. [`Error::code`] strings never change meaning.
 #![warn(missing_docs)]
 
+mod answers;
 mod callback;
 mod client;
 mod config;
@@ -53,12 +54,14 @@ mod machine;
 mod options;
 mod page;
 mod pkce;
+mod request_head;
 mod secret;
 mod status;
 mod store;
 mod vault;
 
-pub use client::{ChatReply, ConsentRequest, ExchangedKey, KeyInfo, OpenRouterClient};
+pub use answers::{ChatReply, ExchangedKey, KeyInfo};
+pub use client::{ConsentRequest, OpenRouterClient};
 pub use config::{
     Attribution, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, RELAY_URL_ENV, relay_url_from_env,
 };
@@ -84,6 +87,6 @@ pub struct ReadmeDoctests;
 /// may change in any release.
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::answers::{decode_exchange, decode_key_info};
     pub use crate::callback::{Callback, parse_pasted_code, parse_query, split_deep_link};
-    pub use crate::client::{decode_exchange, decode_key_info};
 }

@@ -1,9 +1,7 @@
 //! The deep-link way back: the browser's answer arrives as a URL of the
 //! app's scheme, which anyone could also launch the app with.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fake_openrouter::{Browser, Decision};
 use openrouter_connect_core::{CallbackMode, ConnectOptions, Error, FlowState, KeyStore};
 

@@ -1,15 +1,14 @@
 //! The connect flow end to end through the core, against the fake
 //! OpenRouter over real HTTP on loopback, with a scripted browser.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fake_openrouter::{Browser, Decision, Endpoint, Fault};
 use openrouter_connect_core::{
-    CallbackMode, ConnectOptions, Error, FlowConfig, FlowState, KeyStore, MemoryStore, StoredKey,
+    ApiKey, CallbackMode, ConnectOptions, Error, FlowConfig, FlowState, KeyStore, MemoryStore,
+    StoredKey,
 };
 
 #[tokio::test]
@@ -621,4 +620,50 @@ async fn disconnect_during_the_exchange_wins_and_names_the_new_key() {
     answer.await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(connector.status().state, FlowState::Disconnected);
+}
+
+#[tokio::test]
+async fn connect_and_wait_returns_the_new_key_or_the_reason() {
+    let Setup {
+        fake,
+        store,
+        connector,
+    } = setup().await;
+    // The browser approves as soon as it is given the consent page.
+    let opened = |url: &str| {
+        let url = url.to_owned();
+        tokio::spawn(async move { Browser::new().approve(&url).await.unwrap() });
+    };
+    let first = connector
+        .connect_and_wait(ConnectOptions::default(), opened)
+        .await
+        .unwrap();
+    let issued = ApiKey::new(fake.issued_keys()[0].key.as_str());
+    assert_eq!(first.key_sha256, issued.sha256_hex());
+    assert_eq!(store.load().unwrap().unwrap().meta, first);
+
+    // A denied reconnect says why and keeps the first key.
+    let denied = |url: &str| {
+        let url = url.to_owned();
+        tokio::spawn(async move { Browser::new().deny(&url).await.unwrap() });
+    };
+    let error = connector
+        .connect_and_wait(ConnectOptions::default(), denied)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "denied");
+    assert_eq!(connector.status().key, Some(first.clone()));
+
+    // A cancelled reconnect ends connected with the first key: not a new
+    // connection.
+    let waiting = connector.clone();
+    let cancel = |_: &str| {
+        tokio::spawn(async move { waiting.cancel().await.unwrap() });
+    };
+    let error = connector
+        .connect_and_wait(ConnectOptions::default(), cancel)
+        .await
+        .unwrap_err();
+    assert_eq!(error, Error::Cancelled);
+    assert_eq!(connector.status().key, Some(first));
 }

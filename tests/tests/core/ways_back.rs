@@ -5,9 +5,7 @@
 //! in both; forged answers without the flow's secret, sent first, are
 //! turned away and leave the flow waiting.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use fake_openrouter::{Browser, Decision, FakeOpenRouter};
 use openrouter_connect_core::{CallbackMode, ConnectOptions, Connector, Error, FlowState, Status};
 

@@ -2,11 +2,9 @@
 //! each gets a 4xx answer, none ends the flow, and the real answer still
 //! connects afterwards.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fake_openrouter::Browser;
 use openrouter_connect_core::{ConnectOptions, FlowConfig, FlowState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -3,12 +3,10 @@
 //! level, and the log searched for the code, the flow's callback secret
 //! and the key.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use fake_openrouter::{Browser, Endpoint, Fault};
 use openrouter_connect_core::{ConnectOptions, FlowState, KeyStore};
 

@@ -1,12 +1,10 @@
 //! The OpenRouter client against the fake: every documented exchange
 //! answer and every transport failure maps to its own error.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use fake_openrouter::{Browser, Decision, Endpoint, FakeOpenRouter, Fault};
 use openrouter_connect_core::{
     AuthCode, ClientConfig, ConsentRequest, Error, NetworkCause, OpenRouterClient, Pkce,

@@ -5,14 +5,12 @@
 //! still connects afterwards. The figures are printed, not asserted
 //! against a clock.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fake_openrouter::Browser;
 use openrouter_connect_core::{ConnectOptions, FlowConfig, FlowState, KeyStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,0 +1,178 @@
+//! What OpenRouter's answers mean: the types they carry, and each
+//! documented status mapped to its own [`Error`]. Bodies are never echoed:
+//! an error body could hold anything.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::secret::ApiKey;
+
+/// The answer to a successful exchange.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ExchangedKey {
+    /// The new key.
+    pub key: ApiKey,
+    /// OpenRouter's id of the user who approved, when it sends one.
+    pub user_id: Option<String>,
+}
+
+/// What `GET /api/v1/key` says about a key. Every field may be null or
+/// absent; fields this app does not know are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all(serialize = "camelCase"))]
+#[non_exhaustive]
+pub struct KeyInfo {
+    /// The key's label on OpenRouter.
+    pub label: Option<String>,
+    /// Credit limit in USD; `None` is no limit.
+    pub limit: Option<f64>,
+    /// What is left of the limit, in USD.
+    pub limit_remaining: Option<f64>,
+    /// When the limit resets (`daily`, `weekly`, `monthly`), if it does.
+    pub limit_reset: Option<String>,
+    /// Credits used by the key, in USD, all time.
+    pub usage: Option<f64>,
+    /// Credits used today (UTC), in USD.
+    pub usage_daily: Option<f64>,
+    /// Credits used this week (UTC, from Monday), in USD.
+    pub usage_weekly: Option<f64>,
+    /// Credits used this month (UTC), in USD.
+    pub usage_monthly: Option<f64>,
+    /// Whether the account has never bought credits.
+    #[serde(deserialize_with = "null_as_false")]
+    pub is_free_tier: bool,
+    /// ISO 8601, or `None` for a key that does not expire.
+    pub expires_at: Option<String>,
+}
+
+fn null_as_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
+/// The reply to a chat request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ChatReply {
+    /// The model's words.
+    pub content: String,
+    /// The model that answered, when OpenRouter says.
+    pub model: Option<String>,
+}
+
+/// What an exchange's answer means: the key, or the documented error for
+/// its status. Public so that it can be fuzzed on its own.
+pub fn decode_exchange(status: u16, body: &[u8]) -> Result<ExchangedKey, Error> {
+    #[derive(Deserialize)]
+    struct Answer {
+        key: String,
+        #[serde(default)]
+        user_id: Option<String>,
+    }
+    match status {
+        200 => {
+            let answer: Answer = serde_json::from_slice(body)
+                .map_err(|_| Error::MalformedResponse("no key in the answer"))?;
+            let key = ApiKey::new(answer.key);
+            if !is_plausible_key(key.expose_secret()) {
+                return Err(Error::MalformedResponse("the key has an unexpected form"));
+            }
+            Ok(ExchangedKey {
+                key,
+                user_id: answer.user_id.filter(|id| !id.is_empty()),
+            })
+        }
+        400 => Err(Error::ChallengeMethodRejected),
+        403 => {
+            if error_message(body).is_some_and(|m| m.to_ascii_lowercase().contains("expired")) {
+                Err(Error::CodeExpired)
+            } else {
+                Err(Error::InvalidCode)
+            }
+        }
+        other => Err(status_error(other)),
+    }
+}
+
+/// What an answer of `GET /api/v1/key` means. Public so that it can be
+/// fuzzed on its own.
+pub fn decode_key_info(status: u16, body: &[u8]) -> Result<KeyInfo, Error> {
+    #[derive(Deserialize)]
+    struct Answer {
+        data: KeyInfo,
+    }
+    let answer: Answer = decode_json(status, body, "no key description in the answer")?;
+    Ok(answer.data)
+}
+
+/// An answer whose only good form is a 200 with JSON of type `T`.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    status: u16,
+    body: &[u8],
+    missing: &'static str,
+) -> Result<T, Error> {
+    if status != 200 {
+        return Err(status_error(status));
+    }
+    serde_json::from_slice(body).map_err(|_| Error::MalformedResponse(missing))
+}
+
+/// The `error.message` of an OpenRouter error body, if it has that shape.
+fn error_message(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Inner {
+        message: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Outer {
+        error: Inner,
+    }
+    serde_json::from_slice::<Outer>(body).ok()?.error.message
+}
+
+/// Statuses every endpoint may answer.
+fn status_error(status: u16) -> Error {
+    match status {
+        401 => Error::KeyInvalid,
+        403 => Error::Forbidden,
+        405 => Error::MethodNotAllowed,
+        429 => Error::RateLimited,
+        500..=599 => Error::ServiceError { status },
+        other => Error::UnexpectedStatus { status: other },
+    }
+}
+
+/// A key goes into an `Authorization` header and the keychain: printable
+/// ASCII without spaces, of a sane length.
+fn is_plausible_key(key: &str) -> bool {
+    (16..=512).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_info_tolerates_nulls_and_unknown_fields() {
+        let info: KeyInfo = serde_json::from_str(
+            r#"{"label": null, "limit": null, "usage": 1.25, "is_free_tier": null,
+                "expires_at": "2027-01-01T00:00:00Z", "rate_limit": {"requests": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(info.usage, Some(1.25));
+        assert_eq!(info.limit, None);
+        assert!(!info.is_free_tier);
+        assert_eq!(info.expires_at.as_deref(), Some("2027-01-01T00:00:00Z"));
+        let json = serde_json::to_value(&info).unwrap();
+        assert!(json.get("isFreeTier").is_some(), "{json}");
+    }
+
+    #[test]
+    fn plausible_keys() {
+        assert!(is_plausible_key("sk-or-v1-0123456789abcdef"));
+        assert!(!is_plausible_key(""));
+        assert!(!is_plausible_key("sk-or-v1-with space in it"));
+        assert!(!is_plausible_key("sk-or-v1-line\nbreak-0000"));
+    }
+}
