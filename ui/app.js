@@ -180,10 +180,10 @@ function readOptions() {
     return null;
   }
   const raw = el.limitInput.value.trim();
-  const label = el.labelInput.value.trim();
   const checked = el.modeRadios.find((radio) => radio.checked);
   return {
-    keyLabel: label === '' ? null : label,
+    // Trimmed by the core; a blank label means the app's default.
+    keyLabel: el.labelInput.value,
     limitUsd: raw === '' ? null : Number(raw),
     mode: checked && ['deepLink', 'paste'].includes(checked.value) ? checked.value : 'loopback',
   };

@@ -66,44 +66,20 @@ pub struct Health {
 
 /// The flow's state as the panel shows it: the core's, with a failure in
 /// the panel's words.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    tag = "state",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
-pub enum PanelFlow {
-    Disconnected,
-    AwaitingCallback {
-        auth_url: String,
-        callback_url: String,
-        expires_at_ms: u64,
-    },
-    Exchanging,
-    Connected,
-    Failed {
-        error: ErrorView,
-    },
-}
+#[derive(Debug, Clone, PartialEq)]
+pub struct PanelFlow(pub FlowState);
 
-impl From<&FlowState> for PanelFlow {
-    fn from(state: &FlowState) -> Self {
-        match state {
-            FlowState::AwaitingCallback {
-                auth_url,
-                callback_url,
-                expires_at_ms,
-            } => PanelFlow::AwaitingCallback {
-                auth_url: auth_url.clone(),
-                callback_url: callback_url.clone(),
-                expires_at_ms: *expires_at_ms,
-            },
-            FlowState::Exchanging => PanelFlow::Exchanging,
-            FlowState::Connected => PanelFlow::Connected,
-            FlowState::Failed { error } => PanelFlow::Failed {
-                error: error_view(error),
-            },
-            _ => PanelFlow::Disconnected,
+impl Serialize for PanelFlow {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        match &self.0 {
+            FlowState::Failed { error } => {
+                let mut failed = serializer.serialize_struct("PanelFlow", 2)?;
+                failed.serialize_field("state", "failed")?;
+                failed.serialize_field("error", &error_view(error))?;
+                failed.end()
+            }
+            state => state.serialize(serializer),
         }
     }
 }
@@ -128,4 +104,46 @@ pub struct AppStatus {
     pub paste_suggested: Option<&'static str>,
     pub forgotten: Option<KeyMeta>,
     pub app_version: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openrouter_connect_core::Error;
+
+    #[test]
+    fn a_failure_reaches_the_panel_in_its_words_and_the_rest_as_the_core_says() {
+        let failed = serde_json::to_value(PanelFlow(FlowState::Failed {
+            error: Error::CodeExpired,
+        }))
+        .unwrap();
+        assert_eq!(failed["state"], "failed");
+        assert_eq!(failed["error"]["code"], "code-expired");
+        assert_eq!(
+            failed["error"]["message"],
+            "The approval code expired before it could be used."
+        );
+        assert_eq!(
+            failed["error"]["nextStep"],
+            "Click Connect to get a new approval code."
+        );
+        let connected = serde_json::to_value(PanelFlow(FlowState::Connected)).unwrap();
+        assert_eq!(connected, serde_json::json!({"state": "connected"}));
+        // Flattened into the status, as the panel reads it.
+        #[derive(Serialize)]
+        struct Flat {
+            #[serde(flatten)]
+            flow: PanelFlow,
+            key: Option<KeyMeta>,
+        }
+        let flat = serde_json::to_value(Flat {
+            flow: PanelFlow(FlowState::Failed {
+                error: Error::TimedOut,
+            }),
+            key: None,
+        })
+        .unwrap();
+        assert_eq!(flat["state"], "failed");
+        assert_eq!(flat["error"]["code"], "timed-out");
+    }
 }

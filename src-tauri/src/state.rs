@@ -92,7 +92,7 @@ impl AppState {
                     .then(|| crate::deeplink::LATE_LINK.to_owned())
             });
         AppStatus {
-            flow: PanelFlow::from(&core.state),
+            flow: PanelFlow(core.state),
             key: core.key,
             health: panel.health.clone(),
             protection: protection_view(self.store.protection()),
