@@ -26,6 +26,7 @@ use crate::secret::{ApiKey, AuthCode, PkceVerifier};
 /// documents or its official SDK sends. No `state`: OpenRouter documents
 /// none, so the flow's secret rides in `callback_url` itself.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct ConsentRequest<'a> {
     /// Where the browser comes back; `None` for headless mode, where
     /// OpenRouter shows the code for the user to paste.
@@ -36,6 +37,19 @@ pub struct ConsentRequest<'a> {
     pub key_label: Option<&'a str>,
     /// A credit limit in USD for the new key.
     pub limit_usd: Option<f64>,
+}
+
+impl<'a> ConsentRequest<'a> {
+    /// A request for headless mode (no `callback_url`) with no label or
+    /// limit; set the fields that apply.
+    pub fn new(code_challenge: &'a str) -> Self {
+        Self {
+            callback_url: None,
+            code_challenge,
+            key_label: None,
+            limit_usd: None,
+        }
+    }
 }
 
 /// A client for one OpenRouter (the real one or a stand-in).

@@ -158,7 +158,9 @@ impl Connector {
         self.inner.lock().status()
     }
 
-    /// Every change of [`Status`], for a UI to follow.
+    /// Every change of [`Status`], for a UI to follow. Only changes are
+    /// sent: a retry that fails exactly as before sends nothing, so take
+    /// each call's own result for its outcome.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -414,7 +416,7 @@ impl Connector {
             return Err(Error::Busy);
         }
         let store = self.inner.store.clone();
-        blocking(move || store.clear()).await?;
+        self.noticed(blocking(move || store.clear()).await)?;
         match self.inner.step(Event::Cleared)? {
             Effect::Forgot(forgotten) => Ok(forgotten),
             _ => Ok(None),
@@ -450,9 +452,19 @@ impl Connector {
 
     async fn stored_key(&self) -> Result<StoredKey, Error> {
         let store = self.inner.store.clone();
-        blocking(move || store.load())
-            .await?
+        self.noticed(blocking(move || store.load()).await)?
             .ok_or(Error::NotConnected)
+    }
+
+    /// Tells the machine when the store answered that its records can't
+    /// be read, so that the status shows no key the store no longer has.
+    fn noticed<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
+        if let Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing)) =
+            &result
+        {
+            let _ = self.inner.step(Event::StoreUnreadable(error.clone()));
+        }
+        result
     }
 }
 

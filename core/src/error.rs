@@ -46,8 +46,9 @@ pub enum Error {
     /// The operating system's random generator failed.
     #[error("the operating system's random number generator failed")]
     Random(#[source] ErrorSource),
-    /// An answer is being exchanged; connect, cancel and disconnect wait
-    /// for it to end.
+    /// An answer is being exchanged (or, for a reload, a flow waits):
+    /// connect, cancel and reload refuse at once; disconnect waits for the
+    /// exchange to end, and gives up with this after two minutes.
     #[error("a code exchange is in progress")]
     Busy,
     /// The flow was cancelled before an answer came.

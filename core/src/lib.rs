@@ -73,13 +73,13 @@ pub use local::{KeyFileReason, LocalStore, Protection, StoreNotice};
 pub use loopback::LoopbackConfig;
 pub use options::{CallbackMode, ConnectOptions, DEFAULT_DEADLINE, FlowConfig};
 pub use pkce::Pkce;
-pub use secret::{ApiKey, AuthCode, CallbackSecret, PkceVerifier};
+pub use secret::{ApiKey, AuthCode, PkceVerifier};
 pub use status::{FlowState, Status};
 pub use store::{KeyMeta, KeyStore, MemoryStore, StoredKey};
 pub use vault::{DataKey, DataKeyStore, Slot, SlotStore, Vault, VaultHealth};
 
 /// The README's examples, compiled as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "keyring"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 

@@ -2,12 +2,14 @@
 //! folder, the data key in the OS keychain, and the rules for a store that
 //! can't be read, so that every app recovers the same way.
 //!
-//! Nothing that could still be recovered is ever overwritten. Records that
-//! can't be read at start are moved aside under a dated name, and the app
-//! starts disconnected; except while the keychain holds a data key, when
-//! the records may be its own (damaged, or tampered with): they stay where
-//! they are, the store's first read fails with the reason, and the next
-//! connect moves them aside.
+//! Records that can't be read are never deleted or overwritten: they are
+//! moved aside under a dated name. At start that happens at once, and the
+//! app starts disconnected; except while the keychain holds a data key,
+//! when the records may be its own (damaged, or tampered with): they stay
+//! where they are, the store's first read fails with the reason, and the
+//! next connect moves them aside. That connect's new data key replaces the
+//! keychain's, so what was moved aside opens only with a copy of the old
+//! one (a keychain backup).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -51,6 +53,9 @@ pub enum StoreNotice {
 struct Facts {
     protection: Protection,
     notice: Option<StoreNotice>,
+    /// Why the records in place can't be read, once a read or a write
+    /// found them so: the next connect moves them aside.
+    unreadable: Option<Error>,
 }
 
 /// The key sealed in `vault-a.json` and `vault-b.json` in a folder (the
@@ -91,8 +96,9 @@ impl LocalStore {
     /// [`crate::Connector::with_loaded`], which then does not read it again
     /// (on some systems each read of the keychain can prompt the user).
     ///
-    /// Keep one per app: two over the same folder do not see each other's
-    /// writes in order.
+    /// Give it a folder of its own: the first write makes the folder
+    /// readable by the user alone (0700 on Unix). Keep one per app: two
+    /// over the same folder do not see each other's writes in order.
     pub fn open(app_id: &str, dir: impl Into<PathBuf>) -> (Self, Result<Option<KeyMeta>, Error>) {
         let dir = dir.into();
         let slots = FileSlots::new(&dir);
@@ -122,7 +128,11 @@ impl LocalStore {
         });
         let store = Self {
             vault,
-            facts: Mutex::new(Facts { protection, notice }),
+            facts: Mutex::new(Facts {
+                protection,
+                notice,
+                unreadable: None,
+            }),
         };
         let loaded = store.load_or_set_aside();
         (store, loaded)
@@ -163,9 +173,11 @@ impl LocalStore {
                 if !keys.is_file() && keys.get().is_ok_and(|key| key.is_some()) =>
             {
                 tracing::warn!(code = error.code(), "stored connection left as it is");
-                self.facts().notice = Some(StoreNotice::LeftInPlace {
+                let mut facts = self.facts();
+                facts.notice = Some(StoreNotice::LeftInPlace {
                     cause: error.clone(),
                 });
+                facts.unreadable = Some(error.clone());
                 Err(error)
             }
             Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing)) => {
@@ -194,6 +206,9 @@ impl LocalStore {
             Err(Error::Keychain { .. }) if !keys.is_file() => {
                 facts.protection = Protection::KeychainUnavailable;
             }
+            Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch)) => {
+                facts.unreadable = Some(error.clone());
+            }
             Ok(_) if !keys.is_file() && facts.protection != Protection::Keychain => {
                 facts.protection = Protection::Keychain;
             }
@@ -216,17 +231,17 @@ impl KeyStore for LocalStore {
         self.observe(self.vault.clear())
     }
 
-    /// A connect is the user's word to move records that can't be read
-    /// aside: they are, and the store is made ready for the new key.
+    /// A connect is the user's word to move records aside that were
+    /// found unreadable before it (the connector, told so by the error it
+    /// got then, shows no key): they are, and the store is made ready for
+    /// the new key. Records found unreadable only now fail this connect
+    /// with the reason, and the next one moves them.
     fn prepare_save(&self) -> Result<(), Error> {
-        let prepared = match self.vault.prepare_save() {
-            Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch)) => {
-                self.set_aside(error);
-                self.vault.prepare_save()
-            }
-            prepared => prepared,
-        };
-        self.observe(prepared)
+        let unreadable = self.facts().unreadable.take();
+        if let Some(cause) = unreadable {
+            self.set_aside(cause);
+        }
+        self.observe(self.vault.prepare_save())
     }
 }
 

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! The stored key's description stays through a flow until the flow's new
-//! key replaces it, so a failed reconnect loses nothing. Flows are
+//! key replaces it, so a failed reconnect loses nothing; only a store that
+//! says its records can't be read takes it away. Flows are
 //! numbered: the late end of a replaced flow changes nothing.
 
 use std::sync::Arc;
@@ -67,6 +68,9 @@ pub(crate) enum Event {
     },
     /// The store was cleared.
     Cleared,
+    /// A read or a clear outside a flow found the store's records
+    /// unreadable.
+    StoreUnreadable(Error),
 }
 
 /// What the driver does after an event.
@@ -152,6 +156,19 @@ impl Machine {
         }
     }
 
+    /// Fails with `error`. A store that says its records can't be read
+    /// holds no usable key: its description goes too, so that the panel
+    /// never shows a connection the store no longer has.
+    fn fail(&mut self, error: Error) {
+        if matches!(
+            error,
+            Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing
+        ) {
+            self.key = None;
+        }
+        self.phase = Phase::Failed(error);
+    }
+
     /// Applies `event`. `Err` refuses it and changes nothing; `Ok` says
     /// what to do next. The status changed when [`Machine::status`] now
     /// differs.
@@ -171,7 +188,7 @@ impl Machine {
             }
             Event::StartFailed(error) => {
                 self.generation += 1;
-                self.phase = Phase::Failed(error);
+                self.fail(error);
                 Ok(Effect::Nothing)
             }
             Event::ReloadAsked => match self.phase {
@@ -187,7 +204,7 @@ impl Machine {
                         Ok(Effect::Nothing)
                     }
                     Err(error) => {
-                        self.phase = Phase::Failed(error.clone());
+                        self.fail(error.clone());
                         Err(error)
                     }
                 }
@@ -220,7 +237,10 @@ impl Machine {
                             Phase::Idle
                         }
                         Err(Error::Cancelled) => Phase::Idle,
-                        Err(error) => Phase::Failed(error),
+                        Err(error) => {
+                            self.fail(error);
+                            return Ok(Effect::Nothing);
+                        }
                     };
                 }
                 Ok(Effect::Nothing)
@@ -228,6 +248,12 @@ impl Machine {
             Event::Cleared => {
                 self.phase = Phase::Idle;
                 Ok(Effect::Forgot(self.key.take()))
+            }
+            Event::StoreUnreadable(error) => {
+                if matches!(self.phase, Phase::Idle | Phase::Failed(_)) {
+                    self.fail(error);
+                }
+                Ok(Effect::Nothing)
             }
         }
     }
@@ -362,7 +388,14 @@ mod tests {
     fn the_late_end_of_a_replaced_flow_changes_nothing() {
         let mut machine = Machine::new(Ok(None));
         let (old, _) = start(&mut machine, CallbackMode::Loopback);
-        machine.handle(Event::StartFailed(Error::TimedOut)).unwrap();
+        // Cancelled; a new flow starts before the old task has finished
+        // reporting its own end.
+        machine
+            .handle(Event::Ended {
+                generation: old,
+                result: Err(Error::Cancelled),
+            })
+            .unwrap();
         let (new, _) = start(&mut machine, CallbackMode::Loopback);
         assert_ne!(old, new);
         for event in [
@@ -376,6 +409,72 @@ mod tests {
             assert_eq!(state(&machine), "awaiting");
             assert_eq!(machine.status().key, None);
         }
+        // A reload also retires every flow before it; a disconnect does
+        // not start one.
+        machine
+            .handle(Event::Ended {
+                generation: new,
+                result: Err(Error::TimedOut),
+            })
+            .unwrap();
+        machine.handle(Event::Reloaded(Ok(None))).unwrap();
+        machine
+            .handle(Event::Ended {
+                generation: new,
+                result: Ok(meta(3)),
+            })
+            .unwrap();
+        assert_eq!(state(&machine), "disconnected");
+    }
+
+    #[test]
+    fn exchanging_comes_only_from_waiting() {
+        let mut machine = Machine::new(Ok(None));
+        let (generation, _) = start(&mut machine, CallbackMode::Loopback);
+        machine
+            .handle(Event::Ended {
+                generation,
+                result: Err(Error::CodeExpired),
+            })
+            .unwrap();
+        machine.handle(Event::Exchanging { generation }).unwrap();
+        assert_eq!(state(&machine), "failed");
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_read_holds_no_key() {
+        for unreadable in [
+            Error::VaultCorrupt,
+            Error::DataKeyMismatch,
+            Error::DataKeyMissing,
+        ] {
+            let mut machine = Machine::new(Ok(Some(meta(1))));
+            machine
+                .handle(Event::StartFailed(unreadable.clone()))
+                .unwrap();
+            assert_eq!(machine.status().key, None, "{unreadable:?}");
+            let mut machine = Machine::new(Ok(Some(meta(1))));
+            let (generation, _) = start(&mut machine, CallbackMode::Loopback);
+            machine
+                .handle(Event::Ended {
+                    generation,
+                    result: Err(unreadable.clone()),
+                })
+                .unwrap();
+            assert_eq!(machine.status().key, None, "{unreadable:?}");
+        }
+        // Found by a read between flows (a health check), too.
+        let mut machine = Machine::new(Ok(Some(meta(1))));
+        machine
+            .handle(Event::StoreUnreadable(Error::VaultCorrupt))
+            .unwrap();
+        assert_eq!((state(&machine), machine.status().key), ("failed", None));
+        // Any other failure keeps it.
+        let mut machine = Machine::new(Ok(Some(meta(1))));
+        machine
+            .handle(Event::StartFailed(Error::keychain("it is locked")))
+            .unwrap();
+        assert_eq!(machine.status().key, Some(meta(1)));
     }
 
     #[test]

@@ -30,9 +30,9 @@ pub struct KeyMeta {
     pub key_sha256: String,
 }
 
-/// A key and what is known about it.
+/// A key and what is known about it: a [`KeyStore`] that keeps the two
+/// apart builds it back from both.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct StoredKey {
     /// The key.
     pub key: ApiKey,

@@ -203,12 +203,15 @@ fn kill_loop(phase: &str, dir: &Path) {
             "kill {kill} (operation {begun}): the store was set aside: {:?}",
             storage.notice()
         );
-        assert_eq!(
-            storage.protection() == Protection::Keychain,
-            in_keychain,
-            "{:?}",
-            storage.protection()
-        );
+        let protection = storage.protection();
+        if in_keychain {
+            assert_eq!(protection, Protection::Keychain);
+        } else {
+            assert!(
+                matches!(protection, Protection::KeyFile(_)),
+                "{protection:?}"
+            );
+        }
         let found = storage
             .load()
             .unwrap_or_else(|e| panic!("kill {kill} (operation {begun}): the vault failed: {e}"))

@@ -4,6 +4,8 @@
 //! or a pasted code, keeps the key encrypted, and finds it again on the
 //! next run without asking.
 
+#![cfg(target_os = "linux")]
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Output, Stdio};
@@ -34,13 +36,8 @@ impl Run {
         }
     }
 
-    fn start(&self, args: &[&str]) -> Child {
-        let example = desktop::binaries().join("examples/connect");
-        assert!(
-            example.exists(),
-            "{} is built by `cargo test`",
-            example.display()
-        );
+    fn start(&self, args: &[&str]) -> Session {
+        let example = example();
         let mut command = desktop::in_keyring_session(&example);
         command
             .args(args)
@@ -54,17 +51,11 @@ impl Run {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        command.spawn().expect("dbus-run-session runs")
-    }
-
-    /// Runs to the end, or fails the test after a minute.
-    fn finish(child: Child) -> Output {
-        let leader = child.id();
-        let (done, wait) = std::sync::mpsc::channel();
-        std::thread::spawn(move || done.send(child.wait_with_output()));
-        let output = wait.recv_timeout(Duration::from_secs(60));
-        desktop::kill_group(leader);
-        output.expect("the example ends within a minute").unwrap()
+        let child = command.spawn().expect("dbus-run-session runs");
+        Session {
+            leader: child.id(),
+            child: Some(child),
+        }
     }
 
     fn browser_log(&self) -> String {
@@ -93,6 +84,65 @@ impl Run {
     }
 }
 
+/// The example in its D-Bus session; the session's bus and keyring end
+/// with it, however the test ends.
+struct Session {
+    leader: u32,
+    child: Option<Child>,
+}
+
+impl Session {
+    /// Runs to the end, or fails the test after a minute.
+    fn finish(mut self) -> Output {
+        let child = self.child.take().expect("not finished yet");
+        let (done, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(child.wait_with_output()));
+        wait.recv_timeout(Duration::from_secs(60))
+            .expect("the example ends within a minute")
+            .unwrap()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        desktop::kill_group(self.leader);
+    }
+}
+
+/// The example's binary, built by `cargo test --workspace` (or `cargo
+/// build --workspace --examples`); an older one than its sources is not
+/// the code under test.
+fn example() -> PathBuf {
+    let binary = desktop::binaries().join("examples/connect");
+    let built = std::fs::metadata(&binary)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} is missing: run `cargo build --workspace --examples`",
+                binary.display()
+            )
+        });
+    let core = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core");
+    let mut pending = vec![core.join("src"), core.join("examples")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let changed = entry.metadata().unwrap().modified().unwrap();
+                assert!(
+                    changed <= built,
+                    "{} is older than {}: run `cargo build --workspace --examples`",
+                    binary.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+    binary
+}
+
 impl Drop for Run {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.home);
@@ -109,8 +159,8 @@ async fn the_example_connects_through_the_browser_and_keeps_its_key() {
     let run = Run::new("browser", &fake);
 
     let first = tokio::task::spawn_blocking({
-        let child = run.start(&[]);
-        move || Run::finish(child)
+        let session = run.start(&[]);
+        move || session.finish()
     })
     .await
     .unwrap();
@@ -135,8 +185,8 @@ async fn the_example_connects_through_the_browser_and_keeps_its_key() {
 
     // The next run finds the key: no browser, no new key.
     let second = tokio::task::spawn_blocking({
-        let child = run.start(&[]);
-        move || Run::finish(child)
+        let session = run.start(&[]);
+        move || session.finish()
     })
     .await
     .unwrap();
@@ -161,7 +211,8 @@ async fn the_example_connects_through_the_browser_and_keeps_its_key() {
 async fn the_example_takes_a_pasted_code() {
     let fake = FakeOpenRouter::start().await;
     let run = Run::new("paste", &fake);
-    let mut child = run.start(&["--paste"]);
+    let mut session = run.start(&["--paste"]);
+    let child = session.child.as_mut().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let url = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
@@ -181,12 +232,12 @@ async fn the_example_takes_a_pasted_code() {
     let (url, mut stdout) = url;
     assert!(!url.contains("callback_url"), "headless mode: {url}");
     let code = Browser::new().approve_headless(&url).await.unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let mut stdin = session.child.as_mut().unwrap().stdin.take().unwrap();
     // Something that is not a code first: refused, and the flow waits.
     writeln!(stdin, "not a code").unwrap();
     writeln!(stdin, "{code}").unwrap();
     drop(stdin);
-    let output = tokio::task::spawn_blocking(move || Run::finish(child))
+    let output = tokio::task::spawn_blocking(move || session.finish())
         .await
         .unwrap();
     let mut rest = String::new();

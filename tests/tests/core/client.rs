@@ -14,12 +14,10 @@ use sha2::Digest;
 
 /// Approves a consent page for `pkce` and returns the code.
 async fn code_for(fake: &FakeOpenRouter, client: &OpenRouterClient, pkce: &Pkce) -> AuthCode {
-    let url = client.consent_url(&ConsentRequest {
-        callback_url: Some("http://127.0.0.1:9/callback"),
-        code_challenge: pkce.challenge(),
-        key_label: Some("client tests"),
-        limit_usd: None,
-    });
+    let mut request = ConsentRequest::new(pkce.challenge());
+    request.callback_url = Some("http://127.0.0.1:9/callback");
+    request.key_label = Some("client tests");
+    let url = client.consent_url(&request);
     assert!(url.as_str().starts_with(&fake.url()));
     let redirect = Browser::new()
         .consent(url.as_str(), Decision::Approve)
@@ -110,12 +108,9 @@ async fn the_challenge_sent_is_the_s256_of_the_verifier() {
     let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
     let fake = FakeOpenRouter::start().await;
     let client = client_for(&fake);
-    let url = client.consent_url(&ConsentRequest {
-        callback_url: Some("http://127.0.0.1:9/callback"),
-        code_challenge: pkce.challenge(),
-        key_label: None,
-        limit_usd: None,
-    });
+    let mut request = ConsentRequest::new(pkce.challenge());
+    request.callback_url = Some("http://127.0.0.1:9/callback");
+    let url = client.consent_url(&request);
     let challenge = url
         .query_pairs()
         .find(|(k, _)| k == "code_challenge")

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::common::*;
 use fake_openrouter::{Browser, Decision, Endpoint, Fault};
 use openrouter_connect_core::{
-    ApiKey, CallbackMode, ConnectOptions, Error, FlowConfig, FlowState, KeyStore, MemoryStore,
-    StoredKey,
+    ApiKey, CallbackMode, ConnectOptions, Connector, Error, FlowConfig, FlowState, KeyStore,
+    MemoryStore, StoredKey,
 };
 
 #[tokio::test]
@@ -622,6 +622,23 @@ async fn disconnect_during_the_exchange_wins_and_names_the_new_key() {
     assert_eq!(connector.status().state, FlowState::Disconnected);
 }
 
+/// Runs `connect_and_wait` while `act` does what the user does with the
+/// consent page's URL; both within seconds, or the test fails.
+async fn connect_and_wait_while<F: std::future::Future<Output = ()>>(
+    connector: &Connector,
+    act: impl FnOnce(String) -> F,
+) -> Result<openrouter_connect_core::KeyMeta, Error> {
+    let (opened, url) = tokio::sync::oneshot::channel();
+    let waiting = connector.connect_and_wait(ConnectOptions::default(), move |url| {
+        let _ = opened.send(url.to_owned());
+    });
+    let user = async move { act(url.await.expect("the URL was given")).await };
+    let both = async { tokio::join!(waiting, user).0 };
+    tokio::time::timeout(Duration::from_secs(20), both)
+        .await
+        .expect("connect_and_wait ends")
+}
+
 #[tokio::test]
 async fn connect_and_wait_returns_the_new_key_or_the_reason() {
     let Setup {
@@ -629,41 +646,31 @@ async fn connect_and_wait_returns_the_new_key_or_the_reason() {
         store,
         connector,
     } = setup().await;
-    // The browser approves as soon as it is given the consent page.
-    let opened = |url: &str| {
-        let url = url.to_owned();
-        tokio::spawn(async move { Browser::new().approve(&url).await.unwrap() });
-    };
-    let first = connector
-        .connect_and_wait(ConnectOptions::default(), opened)
-        .await
-        .unwrap();
+    let first = connect_and_wait_while(&connector, |url| async move {
+        Browser::new().approve(&url).await.unwrap();
+    })
+    .await
+    .unwrap();
     let issued = ApiKey::new(fake.issued_keys()[0].key.as_str());
     assert_eq!(first.key_sha256, issued.sha256_hex());
     assert_eq!(store.load().unwrap().unwrap().meta, first);
 
     // A denied reconnect says why and keeps the first key.
-    let denied = |url: &str| {
-        let url = url.to_owned();
-        tokio::spawn(async move { Browser::new().deny(&url).await.unwrap() });
-    };
-    let error = connector
-        .connect_and_wait(ConnectOptions::default(), denied)
-        .await
-        .unwrap_err();
+    let error = connect_and_wait_while(&connector, |url| async move {
+        Browser::new().deny(&url).await.unwrap();
+    })
+    .await
+    .unwrap_err();
     assert_eq!(error.code(), "denied");
     assert_eq!(connector.status().key, Some(first.clone()));
 
     // A cancelled reconnect ends connected with the first key: not a new
     // connection.
-    let waiting = connector.clone();
-    let cancel = |_: &str| {
-        tokio::spawn(async move { waiting.cancel().await.unwrap() });
-    };
-    let error = connector
-        .connect_and_wait(ConnectOptions::default(), cancel)
-        .await
-        .unwrap_err();
+    let error = connect_and_wait_while(&connector, |_| async {
+        connector.cancel().await.unwrap();
+    })
+    .await
+    .unwrap_err();
     assert_eq!(error, Error::Cancelled);
     assert_eq!(connector.status().key, Some(first));
 }

@@ -1,11 +1,13 @@
 //! The core against the fake OpenRouter: the client's answers, every
-//! callback mode, the listener under hostile requests, and the logs.
+//! callback mode, the listener under hostile requests, and `LocalStore`
+//! under a connector. The logs are searched in `tests/logs.rs`, a process
+//! of its own, so that no other test's log lines are in them.
 
 mod client;
 mod common;
 mod deeplink;
 mod flow;
 mod listener;
-mod logs;
+mod local_store;
 mod stress;
 mod ways_back;

@@ -3,10 +3,13 @@
 //! level, and the log searched for the code, the flow's callback secret
 //! and the key.
 
+#[path = "core/common.rs"]
+mod common;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use crate::common::*;
+use common::*;
 use fake_openrouter::{Browser, Endpoint, Fault};
 use openrouter_connect_core::{ConnectOptions, FlowState, KeyStore};
 
