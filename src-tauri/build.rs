@@ -1,23 +1,8 @@
-//! Tauri's build step. The app's commands are listed so that each gets a
-//! permission of its own and the capability can grant exactly these.
-
-const COMMANDS: &[&str] = &[
-    "status",
-    "connect",
-    "cancel",
-    "dismiss",
-    "reload",
-    "submit_code",
-    "open_again",
-    "disconnect",
-    "refresh_health",
-    "test_request",
-    "open_revoke_page",
-];
+//! Tauri's build step: the capability in `src-tauri/capabilities/` grants
+//! the plugin's permissions to the window.
 
 fn main() {
-    let attributes = tauri_build::Attributes::new()
-        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
-        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    let attributes =
+        tauri_build::Attributes::new().capabilities_path_pattern("./src-tauri/capabilities/**/*");
     tauri_build::try_build(attributes).expect("tauri-build failed");
 }

@@ -1,7 +1,7 @@
 // The settings panel: keeps the latest AppStatus, wires the buttons to the
 // app's commands and moves focus sensibly when the flow changes state.
 
-import { commands, onStatus, toUserError } from './ipc.js';
+import * as openrouter from './openrouter.js';
 import { createView, healthKind, viewState } from './view.js';
 import { copyShortcut } from './format.js';
 
@@ -130,7 +130,7 @@ async function run(name, call, { returnsStatus = true } = {}) {
     const answer = await call();
     if (returnsStatus && eventCount === seen) apply(answer);
   } catch (reason) {
-    const error = toUserError(reason);
+    const error = openrouter.toError(reason);
     // A failed flow already shows its error in the page; don't say it twice.
     const shown = status && status.state === 'failed' && status.error && status.error.code === error.code;
     if (!shown) local.commandError = error;
@@ -171,7 +171,7 @@ function readOptions() {
   showLimitProblem(problem);
   if (problem) {
     if (el.form.hidden) {
-      local.commandError = toUserError({ message: problem, nextStep: 'Correct the spending limit under Options.' });
+      local.commandError = openrouter.toError({ message: problem, nextStep: 'Correct the spending limit under Options.' });
       render();
     } else {
       el.options.open = true;
@@ -198,13 +198,13 @@ function connect() {
   // that failed goes on (and asks the keychain before any flow starts).
   if (status && status.state === 'failed' && status.error && status.error.code === 'keychain') {
     run('reload', async () => {
-      const reloaded = await commands.reload();
+      const reloaded = await openrouter.reload();
       if (reloaded.key || reloaded.state !== 'disconnected' || !options) return reloaded;
-      return commands.connect(options);
+      return openrouter.connect(options);
     });
     return;
   }
-  if (options) run('connect', () => commands.connect(options));
+  if (options) run('connect', () => openrouter.connect(options));
 }
 
 /** Paste mode: hands the code over; the field is emptied at once, so the code stays in the page no longer than needed. */
@@ -214,9 +214,9 @@ function submitCode() {
   local.codeError = null;
   run('submit-code', async () => {
     try {
-      return await commands.submitCode(code);
+      return await openrouter.submitCode(code);
     } catch (reason) {
-      const error = toUserError(reason);
+      const error = openrouter.toError(reason);
       if (error.code === 'pasted-code-invalid') {
         local.codeError = error;
         return null;
@@ -249,13 +249,13 @@ async function testRequest() {
   local.test = null;
   render();
   try {
-    const reply = await commands.testRequest();
+    const reply = await openrouter.testRequest();
     local.test = {
       content: reply && typeof reply.content === 'string' ? reply.content : '',
       model: reply && typeof reply.model === 'string' ? reply.model : null,
     };
   } catch (reason) {
-    local.test = { error: toUserError(reason) };
+    local.test = { error: openrouter.toError(reason) };
   } finally {
     local.busy.delete('test');
     render();
@@ -293,9 +293,9 @@ function bind() {
   });
   on(el.limitInput, 'change', () => showLimitProblem(limitProblem()));
 
-  on(el.cancel, 'click', () => run('cancel', commands.cancel));
-  on(el.dismiss, 'click', () => run('dismiss', commands.dismiss));
-  on(el.openAgain, 'click', () => run('open-again', commands.openAgain));
+  on(el.cancel, 'click', () => run('cancel', openrouter.cancel));
+  on(el.dismiss, 'click', () => run('dismiss', openrouter.dismiss));
+  on(el.openAgain, 'click', () => run('open-again', openrouter.openAgain));
   on(el.copyLink, 'click', copyLink);
   on(el.pasteForm, 'submit', (event) => {
     event.preventDefault();
@@ -305,13 +305,13 @@ function bind() {
 
   on(el.reconnect, 'click', connect);
   on(el.newKey, 'click', connect);
-  on(el.refresh, 'click', () => run('refresh', commands.refreshHealth));
+  on(el.refresh, 'click', () => run('refresh', openrouter.refresh));
   on(el.testRequest, 'click', testRequest);
-  on(el.openKeyPage, 'click', () => run('revoke', commands.openRevokePage, { returnsStatus: false }));
+  on(el.openKeyPage, 'click', () => run('revoke', openrouter.openRevokePage, { returnsStatus: false }));
 
   on(el.disconnect, 'click', () => (local.confirmOpen ? closeConfirm() : openConfirm()));
   on(el.keepConnected, 'click', closeConfirm);
-  on(el.confirmDisconnect, 'click', () => run('disconnect', commands.disconnect));
+  on(el.confirmDisconnect, 'click', () => run('disconnect', openrouter.disconnect));
   on(document, 'keydown', (event) => {
     if (event.key === 'Escape' && local.confirmOpen) {
       event.preventDefault();
@@ -319,7 +319,7 @@ function bind() {
     }
   });
 
-  on(el.revoke, 'click', () => run('revoke', commands.openRevokePage, { returnsStatus: false }));
+  on(el.revoke, 'click', () => run('revoke', openrouter.openRevokePage, { returnsStatus: false }));
 
   on(document.querySelector('[data-action="dismiss-command-error"]'), 'click', () => {
     local.commandError = null;
@@ -342,13 +342,13 @@ async function start() {
   bind();
   render();
   try {
-    await onStatus((payload) => {
+    await openrouter.onStatus((payload) => {
       eventCount += 1;
       apply(payload);
     });
-    await run('status', commands.status);
+    await run('status', openrouter.status);
   } catch (reason) {
-    local.commandError = toUserError(reason);
+    local.commandError = openrouter.toError(reason);
     render();
   }
   if (status === null) el.statusText.textContent = "Couldn't load the connection's status";

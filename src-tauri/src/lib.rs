@@ -1,13 +1,72 @@
-//! OpenRouter Connect, the desktop app: the Tauri shell over
-//! `openrouter-connect-core`. [`run`] is the whole app.
+//! OpenRouter Connect, the desktop app: a window over
+//! tauri-plugin-openrouter, the plugin's first user. [`run`] is the whole
+//! app.
 
-mod app;
-mod browser;
-mod commands;
-mod deeplink;
-mod environment;
-mod messages;
-mod models;
-mod state;
+use tauri::{AppHandle, Manager};
 
-pub use app::run;
+/// Starts the app and returns when it quits.
+pub fn run() {
+    init_logging();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
+    let app = tauri::Builder::default()
+        // First, so a second launch hands over its deep link and exits
+        // before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_window(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(
+            tauri_plugin_openrouter::Builder::new()
+                .app_title("OpenRouter Connect")
+                .app_url("https://github.com/openrouterconnect/openrouter-connect")
+                .build(),
+        )
+        .setup(|app| {
+            exit_on_sigterm(app.handle().clone());
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            tracing::error!(error = %e, "the app could not start");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` chooses the detail. Nothing logs a secret,
+/// at any level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Brings the window to the front: a second launch was the user asking.
+fn show_window(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
+/// SIGTERM (a logout, `systemctl stop`, a test harness) ends the app the
+/// way closing its window does, so plugins save and WebKit's processes go.
+fn exit_on_sigterm(app: AppHandle) {
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            terminate.recv().await;
+            tracing::info!("SIGTERM: exiting");
+            app.exit(0);
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = app;
+}

@@ -385,8 +385,8 @@ impl Desktop {
         let answers = session
             .js_async(
                 "const done = arguments[arguments.length - 1];\
-                 const ask = (c) => window.__TAURI__.core.invoke(c).then((v) => JSON.stringify(v), (e) => JSON.stringify(e));\
-                 Promise.all(['status', 'refresh_health', 'test_request'].map(ask)).then((all) => done(all.join('\\n')));",
+                 const ask = (c) => window.__TAURI__.core.invoke('plugin:openrouter|' + c).then((v) => JSON.stringify(v), (e) => JSON.stringify(e));\
+                 Promise.all(['status', 'refresh', 'test_request'].map(ask)).then((all) => done(all.join('\\n')));",
             )
             .await
             .unwrap_or_default()

@@ -1,20 +1,20 @@
-//! The app's state beside the core's: what the panel shows that the core
-//! does not know (key health, the mode picked, notices), and the one place
-//! that sends the panel its status.
+//! The plugin's state beside the core's: what the panel shows that the
+//! core does not know (key health, the mode picked, notices), and the one
+//! place that sends the webview its status.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use openrouter_connect_core::{Connector, Error, KeyMeta, LocalStore};
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 
-use crate::messages::{error_view, notice_text, protection_view};
-use crate::models::{AppStatus, CallbackChoice, Health, PanelFlow};
+use crate::error::{error_view, notice_text, protection_view};
+use crate::models::{CallbackChoice, Health, PanelFlow, PanelStatus};
 
-/// The event that carries every change of [`AppStatus`] to the panel.
-pub const STATUS_EVENT: &str = "connect://status";
+/// The event that carries every change of [`PanelStatus`] to the panel.
+pub const STATUS_EVENT: &str = "openrouter://status";
 
 /// What the panel shows that neither the connector nor the store knows.
-pub struct PanelState {
+pub(crate) struct PanelState {
     pub health: Option<Health>,
     pub browser_error: Option<String>,
     /// A configuration problem found at start, in the panel's words.
@@ -26,25 +26,26 @@ pub struct PanelState {
     pub late_link: bool,
 }
 
-pub struct AppState {
-    pub connector: Connector,
+/// The plugin's handle, from [`crate::OpenRouterExt::openrouter`].
+pub struct OpenRouter {
+    pub(crate) connector: Connector,
     /// The connector's store, for what the panel says of the data key.
-    pub store: Arc<LocalStore>,
-    pub base_url: String,
-    pub custom_base_url: bool,
+    pub(crate) store: Arc<LocalStore>,
+    pub(crate) base_url: String,
+    pub(crate) custom_base_url: bool,
     /// `<scheme>:/callback`, the deep-link callback; each flow adds its
     /// secret (`/<secret>`).
-    pub deep_link_callback: String,
-    pub default_label: String,
-    pub paste_suggested: Option<&'static str>,
+    pub(crate) deep_link_callback: String,
+    pub(crate) default_label: String,
+    pub(crate) paste_suggested: Option<&'static str>,
     /// The relay page loopback and deep-link flows go through, when one
     /// is configured.
-    pub relay_url: Option<url::Url>,
+    pub(crate) relay_url: Option<url::Url>,
     panel: Mutex<PanelState>,
 }
 
-impl AppState {
-    pub fn new(
+impl OpenRouter {
+    pub(crate) fn new(
         connector: Connector,
         store: Arc<LocalStore>,
         deep_link_callback: String,
@@ -73,11 +74,18 @@ impl AppState {
         }
     }
 
-    pub fn panel(&self) -> MutexGuard<'_, PanelState> {
+    /// The connection itself, for the host's Rust code: `connect`,
+    /// `key_info`, `test_request` and the rest, the key never handed out.
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    pub(crate) fn panel(&self) -> MutexGuard<'_, PanelState> {
         self.panel.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn snapshot(&self) -> AppStatus {
+    /// What the webview is sent: the connection's state in its words.
+    pub fn status(&self) -> PanelStatus {
         let core = self.connector.status();
         let panel = self.panel();
         // One notice at a time: a configuration problem, then the
@@ -91,7 +99,7 @@ impl AppState {
                     .late_link
                     .then(|| crate::deeplink::LATE_LINK.to_owned())
             });
-        AppStatus {
+        PanelStatus {
             flow: PanelFlow(core.state),
             key: core.key,
             health: panel.health.clone(),
@@ -109,19 +117,23 @@ impl AppState {
     }
 
     /// Changes the panel's state and tells the panel.
-    pub fn update(&self, app: &AppHandle, change: impl FnOnce(&mut PanelState)) {
+    pub(crate) fn update<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        change: impl FnOnce(&mut PanelState),
+    ) {
         change(&mut self.panel());
         self.emit(app);
     }
 
-    pub fn emit(&self, app: &AppHandle) {
-        if let Err(e) = app.emit(STATUS_EVENT, self.snapshot()) {
+    pub(crate) fn emit<R: Runtime>(&self, app: &AppHandle<R>) {
+        if let Err(e) = app.emit(STATUS_EVENT, self.status()) {
             tracing::warn!(error = %e, "status event not sent");
         }
     }
 
     /// Asks OpenRouter about the stored key and keeps the answer.
-    pub async fn check_health(&self, app: &AppHandle) {
+    pub(crate) async fn check_health<R: Runtime>(&self, app: &AppHandle<R>) {
         if self.connector.status().key.is_none() {
             return;
         }
@@ -150,7 +162,7 @@ impl AppState {
 }
 
 /// Brings the window to the front: the user comes back from the browser.
-pub fn focus_main_window(app: &AppHandle) {
+pub(crate) fn focus_main_window<R: Runtime>(app: &AppHandle<R>) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
         let _ = window.show();

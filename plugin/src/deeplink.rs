@@ -4,10 +4,10 @@
 //! through the core's checks.
 
 use openrouter_connect_core::{Error, FlowState};
-use tauri::{AppHandle, Manager};
+use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_deep_link::DeepLinkExt;
 
-use crate::state::{AppState, focus_main_window};
+use crate::state::{OpenRouter, focus_main_window};
 
 /// What the panel says of a link that came when no flow waited: most
 /// often the app was closed (or the attempt cancelled) while the browser
@@ -17,8 +17,8 @@ pub const LATE_LINK: &str = "An answer from the browser arrived, but no connecti
 /// Hands every URL to the waiting flow. A link the flow turns away (a
 /// stray, or a forgery without the flow's secret) changes nothing; the
 /// core has logged it.
-pub fn deliver(app: &AppHandle, urls: &[url::Url]) {
-    let state = app.state::<AppState>();
+pub fn deliver<R: Runtime>(app: &AppHandle<R>, urls: &[url::Url]) {
+    let state = app.state::<OpenRouter>();
     for url in urls {
         match state.connector.deliver_deep_link(url.as_str()) {
             Ok(()) => focus_main_window(app),
@@ -36,7 +36,7 @@ pub fn deliver(app: &AppHandle, urls: &[url::Url]) {
     }
 }
 
-fn flow_in_progress(state: &AppState) -> bool {
+fn flow_in_progress(state: &OpenRouter) -> bool {
     matches!(
         state.connector.status().state,
         FlowState::AwaitingCallback { .. } | FlowState::Exchanging
@@ -66,7 +66,7 @@ fn looks_like_an_answer(url: &url::Url, base: &str) -> bool {
 
 /// Listens for deep links and takes the one the app may have been
 /// started with.
-pub fn install(app: &AppHandle) {
+pub fn install<R: Runtime>(app: &AppHandle<R>) {
     let handle = app.clone();
     app.deep_link()
         .on_open_url(move |event| deliver(&handle, &event.urls()));
@@ -79,7 +79,7 @@ pub fn install(app: &AppHandle) {
 /// An installed package declares the scheme itself (the `.desktop` entry
 /// on Linux, the installer on Windows). A development build or an
 /// AppImage registers it at run time.
-fn register_when_not_installed(app: &AppHandle) {
+fn register_when_not_installed<R: Runtime>(app: &AppHandle<R>) {
     #[cfg(windows)]
     if let Err(e) = app.deep_link().register_all() {
         tracing::warn!(error = %e, "deep-link scheme not registered");
@@ -104,15 +104,13 @@ mod linux {
     use std::path::PathBuf;
     use std::process::{Command, Stdio};
 
-    use tauri::{AppHandle, Manager};
-
-    const HANDLER: &str = "openrouter-connect-handler.desktop";
+    use tauri::{AppHandle, Manager, Runtime};
 
     /// Writes a handler entry whose `Exec` line even the plain `xdg-open`
     /// of a system without a desktop environment can run (it does not
     /// understand quotes), then makes it the scheme's default; once per
     /// executable path.
-    pub fn register(app: &AppHandle) -> std::io::Result<()> {
+    pub fn register<R: Runtime>(app: &AppHandle<R>) -> std::io::Result<()> {
         let exe = std::env::var_os("APPIMAGE")
             .map(PathBuf::from)
             .map_or_else(std::env::current_exe, Ok)?;
@@ -120,6 +118,12 @@ mod linux {
             return Ok(());
         }
         let scheme = app.config().identifier.clone();
+        let name = app
+            .config()
+            .product_name
+            .clone()
+            .unwrap_or_else(|| scheme.clone());
+        let handler = format!("{scheme}-handler.desktop");
         let exe = exe.to_string_lossy();
         let exec = if exe
             .chars()
@@ -130,7 +134,7 @@ mod linux {
             format!("\"{}\" %u", exe.replace('\\', "\\\\").replace('"', "\\\""))
         };
         let entry = format!(
-            "[Desktop Entry]\nType=Application\nName=OpenRouter Connect (link handler)\nExec={exec}\nTerminal=false\nNoDisplay=true\nMimeType=x-scheme-handler/{scheme};\n"
+            "[Desktop Entry]\nType=Application\nName={name} (link handler)\nExec={exec}\nTerminal=false\nNoDisplay=true\nMimeType=x-scheme-handler/{scheme};\n"
         );
         let dir = app
             .path()
@@ -138,7 +142,7 @@ mod linux {
             .map_err(std::io::Error::other)?
             .join("applications");
         std::fs::create_dir_all(&dir)?;
-        let path = dir.join(HANDLER);
+        let path = dir.join(&handler);
         // Registered by an earlier start: done, and a default the user
         // chose since is left alone.
         if std::fs::read_to_string(&path).ok().as_deref() == Some(entry.as_str()) {
@@ -155,7 +159,7 @@ mod linux {
         let _ = quiet("update-desktop-database", &[&dir.to_string_lossy()]);
         quiet(
             "xdg-mime",
-            &["default", HANDLER, &format!("x-scheme-handler/{scheme}")],
+            &["default", &handler, &format!("x-scheme-handler/{scheme}")],
         )?;
         Ok(())
     }

@@ -5,7 +5,7 @@
 use openrouter_connect_core::{FlowState, KeyInfo, KeyMeta};
 use serde::Serialize;
 
-use crate::messages::error_view;
+use crate::error::error_view;
 
 /// The callback mode the user picked in the panel; the app adds the relay
 /// page and its scheme to make the core's [`openrouter_connect_core::CallbackMode`].
@@ -87,7 +87,7 @@ impl Serialize for PanelFlow {
 /// Everything the panel shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AppStatus {
+pub struct PanelStatus {
     #[serde(flatten)]
     pub flow: PanelFlow,
     pub key: Option<KeyMeta>,

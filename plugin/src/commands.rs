@@ -1,30 +1,31 @@
-//! The panel's commands: thin, each delegates to the core or the app
-//! state, and none returns the key, the code or the verifier.
+//! The plugin's commands, `plugin:openrouter|<name>`: thin, each delegates
+//! to the core or the plugin's state, and none returns the key, the code
+//! or the verifier.
 
 use openrouter_connect_core::{CallbackMode, ChatReply, ConnectOptions, Error, FlowState};
-use tauri::{AppHandle, Manager, State};
+use tauri::{AppHandle, Manager, Runtime, State};
 
 use crate::browser;
-use crate::models::{AppStatus, CallbackChoice, ConnectRequest, ErrorView};
-use crate::state::AppState;
+use crate::models::{CallbackChoice, ConnectRequest, ErrorView, PanelStatus};
+use crate::state::OpenRouter;
 
 /// The model the Test button asks: OpenRouter picks a suitable one.
 const TEST_MODEL: &str = "openrouter/auto";
 const TEST_PROMPT: &str = "Reply with one short friendly sentence to confirm you can hear me.";
 
 #[tauri::command]
-pub fn status(state: State<'_, AppState>) -> AppStatus {
+pub fn status(state: State<'_, OpenRouter>) -> PanelStatus {
     tracing::info!("panel asked for the status");
-    state.snapshot()
+    state.status()
 }
 
 /// Starts a flow (or finds the one waiting) and opens its consent page.
 #[tauri::command]
-pub async fn connect(
-    app: AppHandle,
-    state: State<'_, AppState>,
+pub async fn connect<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, OpenRouter>,
     options: ConnectRequest,
-) -> Result<AppStatus, ErrorView> {
+) -> Result<PanelStatus, ErrorView> {
     let mode = match options.mode {
         CallbackChoice::Loopback => match &state.relay_url {
             Some(relay_url) => CallbackMode::Relay {
@@ -54,25 +55,25 @@ pub async fn connect(
     state.emit(&app);
     let status = connected?;
     open_consent(&app, &state, &status.state);
-    Ok(state.snapshot())
+    Ok(state.status())
 }
 
 #[tauri::command]
-pub async fn open_again(
-    app: AppHandle,
-    state: State<'_, AppState>,
-) -> Result<AppStatus, ErrorView> {
+pub async fn open_again<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, OpenRouter>,
+) -> Result<PanelStatus, ErrorView> {
     let status = state.connector.status();
     if !matches!(status.state, FlowState::AwaitingCallback { .. }) {
         return Err(Error::NoFlow.into());
     }
     open_consent(&app, &state, &status.state);
-    Ok(state.snapshot())
+    Ok(state.status())
 }
 
-fn open_consent(app: &AppHandle, state: &AppState, flow: &FlowState) {
+fn open_consent<R: Runtime>(app: &AppHandle<R>, state: &OpenRouter, flow: &FlowState) {
     if let FlowState::AwaitingCallback { auth_url, .. } = flow {
-        let opened = browser::open(app, auth_url);
+        let opened = browser::open(auth_url);
         state.update(app, |panel| panel.browser_error = opened.err());
     }
 }
@@ -80,48 +81,54 @@ fn open_consent(app: &AppHandle, state: &AppState, flow: &FlowState) {
 /// The code the user pasted from OpenRouter's page (paste mode). It is
 /// wiped from memory here once handed over.
 #[tauri::command]
-pub fn submit_code(state: State<'_, AppState>, code: String) -> Result<AppStatus, ErrorView> {
+pub fn submit_code(state: State<'_, OpenRouter>, code: String) -> Result<PanelStatus, ErrorView> {
     let code = zeroize::Zeroizing::new(code);
     state.connector.submit_code(&code)?;
-    Ok(state.snapshot())
+    Ok(state.status())
 }
 
 /// Reads the stored connection again: the user unlocked the keychain
 /// that kept it from loading.
 #[tauri::command]
-pub async fn reload(app: AppHandle, state: State<'_, AppState>) -> Result<AppStatus, ErrorView> {
+pub async fn reload<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, OpenRouter>,
+) -> Result<PanelStatus, ErrorView> {
     let status = state.connector.reload().await?;
     state.store.clear_notice();
     state.emit(&app);
     if status.key.is_some() {
         let app = app.clone();
         tauri::async_runtime::spawn(async move {
-            app.state::<AppState>().check_health(&app).await;
+            app.state::<OpenRouter>().check_health(&app).await;
         });
     }
-    Ok(state.snapshot())
+    Ok(state.status())
 }
 
 /// Back from a failure to the key still stored, or to not connected.
 #[tauri::command]
-pub fn dismiss(state: State<'_, AppState>) -> AppStatus {
+pub fn dismiss(state: State<'_, OpenRouter>) -> PanelStatus {
     state.connector.dismiss();
-    state.snapshot()
+    state.status()
 }
 
 #[tauri::command]
-pub async fn cancel(app: AppHandle, state: State<'_, AppState>) -> Result<AppStatus, ErrorView> {
+pub async fn cancel<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, OpenRouter>,
+) -> Result<PanelStatus, ErrorView> {
     state.connector.cancel().await?;
     state.update(&app, |panel| panel.browser_error = None);
-    Ok(state.snapshot())
+    Ok(state.status())
 }
 
 /// Forgets the key here; the panel then offers its revoke page.
 #[tauri::command]
-pub async fn disconnect(
-    app: AppHandle,
-    state: State<'_, AppState>,
-) -> Result<AppStatus, ErrorView> {
+pub async fn disconnect<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, OpenRouter>,
+) -> Result<PanelStatus, ErrorView> {
     let forgotten = state.connector.disconnect().await?;
     state.update(&app, |panel| {
         panel.health = None;
@@ -129,23 +136,23 @@ pub async fn disconnect(
             panel.forgotten = forgotten;
         }
     });
-    Ok(state.snapshot())
+    Ok(state.status())
 }
 
 #[tauri::command]
-pub async fn refresh_health(
-    app: AppHandle,
-    state: State<'_, AppState>,
-) -> Result<AppStatus, ErrorView> {
+pub async fn refresh<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, OpenRouter>,
+) -> Result<PanelStatus, ErrorView> {
     if state.connector.status().key.is_none() {
         return Err(Error::NotConnected.into());
     }
     state.check_health(&app).await;
-    Ok(state.snapshot())
+    Ok(state.status())
 }
 
 #[tauri::command]
-pub async fn test_request(state: State<'_, AppState>) -> Result<ChatReply, ErrorView> {
+pub async fn test_request(state: State<'_, OpenRouter>) -> Result<ChatReply, ErrorView> {
     Ok(state
         .connector
         .test_request(TEST_MODEL, TEST_PROMPT)
@@ -155,7 +162,10 @@ pub async fn test_request(state: State<'_, AppState>) -> Result<ChatReply, Error
 /// Opens the key's page on OpenRouter, where the user revokes it: the
 /// connected key's, or the one just forgotten.
 #[tauri::command]
-pub fn open_revoke_page(app: AppHandle, state: State<'_, AppState>) -> Result<(), ErrorView> {
+pub fn open_revoke_page<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, OpenRouter>,
+) -> Result<(), ErrorView> {
     let hash = state
         .connector
         .status()
@@ -165,7 +175,7 @@ pub fn open_revoke_page(app: AppHandle, state: State<'_, AppState>) -> Result<()
         .ok_or(Error::NotConnected)?;
     // The key belongs to the OpenRouter it came from (the sandbox's, too).
     let url = format!("{}keys/{hash}", state.base_url);
-    let opened = browser::open(&app, &url);
+    let opened = browser::open(&url);
     state.update(&app, |panel| panel.browser_error = opened.err());
     Ok(())
 }

@@ -1,19 +1,14 @@
-//! Opening pages in the user's browser: the system browser through the
-//! opener plugin, or the command in `$BROWSER` when it is set (the
-//! convention `xdg-open` and Python's webbrowser follow).
+//! Opening pages in the user's browser: the system's opener, or the
+//! command in `$BROWSER` when it is set (the convention `xdg-open` and
+//! Python's webbrowser follow).
 
 use std::process::{Command, Stdio};
 
-use tauri::AppHandle;
-use tauri_plugin_opener::OpenerExt;
-
 /// Opens `url`; the error is a sentence for the panel.
-pub fn open(app: &AppHandle, url: &str) -> Result<(), String> {
+pub fn open(url: &str) -> Result<(), String> {
     match std::env::var("BROWSER") {
         Ok(command) if !command.trim().is_empty() => run_browser_command(&command, url),
-        _ => app
-            .opener()
-            .open_url(url, None::<&str>)
+        _ => tauri_plugin_opener::open_url(url, None::<&str>)
             .map_err(|_| "The system browser could not be opened.".to_owned()),
     }
 }

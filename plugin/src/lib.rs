@@ -1,0 +1,244 @@
+//! "Connect with OpenRouter" for any Tauri 2 app: one plugin that opens
+//! the user's browser on OpenRouter's consent page, takes the answer back
+//! (loopback, the app's deep link, or a pasted code), exchanges it for a
+//! key the user controls and keeps it encrypted, its data key in the OS
+//! keychain. The webview sees the connection's status, never the key.
+//!
+//! ```no_run
+//! fn main() {
+//!     tauri::Builder::default()
+//!         .plugin(
+//!             tauri_plugin_openrouter::Builder::new()
+//!                 .app_title("My App")
+//!                 .app_url("https://my.app")
+//!                 .build(),
+//!         )
+//!         .run(tauri::generate_context!())
+//!         .expect("the app runs");
+//! }
+//! ```
+//!
+//! The page calls `plugin:openrouter|connect` and listens to
+//! [`STATUS_EVENT`] (`guest-js/index.js` wraps both); the capability
+//! grants `openrouter:default`. The host's Rust code reaches the same
+//! connection through [`OpenRouterExt::openrouter`].
+
+mod browser;
+mod commands;
+#[cfg(feature = "deep-link")]
+mod deeplink;
+mod environment;
+mod error;
+mod models;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openrouter_connect_core::{
+    Attribution, ClientConfig, Connector, FlowConfig, FlowState, LocalStore, OpenRouterClient,
+    relay_url_from_env,
+};
+use tauri::plugin::TauriPlugin;
+use tauri::{AppHandle, Manager, Runtime};
+
+pub use models::{
+    CallbackChoice, ConnectRequest, ErrorView, Health, PanelFlow, PanelStatus, ProtectionView,
+};
+pub use openrouter_connect_core as core;
+pub use state::{OpenRouter, STATUS_EVENT};
+
+/// How often the key's health is checked while the app is open.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(3 * 60 * 60);
+
+/// Configures the plugin.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Builder {
+    app_title: Option<String>,
+    app_url: Option<String>,
+    relay_url: Option<url::Url>,
+}
+
+impl Builder {
+    /// The defaults: the app's product name as its title, no URL, the
+    /// relay page from `OPENROUTER_CONNECT_RELAY_URL` if set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The app's name, sent to OpenRouter as `X-OpenRouter-Title` (it
+    /// credits usage to it, and names an https callback's app by it), shown
+    /// on the browser's pages and in the new key's label. Defaults to the
+    /// app's product name.
+    pub fn app_title(mut self, title: impl Into<String>) -> Self {
+        self.app_title = Some(title.into());
+        self
+    }
+
+    /// The app's public URL, sent as `HTTP-Referer`.
+    pub fn app_url(mut self, url: impl Into<String>) -> Self {
+        self.app_url = Some(url.into());
+        self
+    }
+
+    /// The relay page on the app's https site (`relay/` in the
+    /// repository), so that the consent page shows the site's name.
+    pub fn relay_url(mut self, url: url::Url) -> Self {
+        self.relay_url = Some(url);
+        self
+    }
+
+    /// The plugin, for `tauri::Builder::plugin`.
+    pub fn build<R: Runtime>(self) -> TauriPlugin<R> {
+        tauri::plugin::Builder::new("openrouter")
+            .invoke_handler(tauri::generate_handler![
+                commands::status,
+                commands::connect,
+                commands::cancel,
+                commands::dismiss,
+                commands::reload,
+                commands::submit_code,
+                commands::open_again,
+                commands::disconnect,
+                commands::refresh,
+                commands::test_request,
+                commands::open_revoke_page,
+            ])
+            .setup(move |app, _api| {
+                let state = self.state(app)?;
+                app.manage(state);
+                start_background_work(app.clone());
+                #[cfg(feature = "deep-link")]
+                deeplink::install(app);
+                Ok(())
+            })
+            .build()
+    }
+
+    fn state<R: Runtime>(
+        self,
+        app: &AppHandle<R>,
+    ) -> Result<OpenRouter, Box<dyn std::error::Error>> {
+        let identifier = app.config().identifier.clone();
+        let title = self
+            .app_title
+            .or_else(|| app.config().product_name.clone())
+            .unwrap_or_else(|| identifier.clone());
+        let data_dir = app.path().app_data_dir()?;
+        let attribution = Attribution {
+            app_url: self.app_url,
+            app_title: Some(title.clone()),
+        };
+        let (client_config, config_problem) = match ClientConfig::from_env(attribution.clone()) {
+            Ok(config) => (config, None),
+            Err(error) => {
+                tracing::error!(code = error.code(), "OPENROUTER_BASE_URL refused");
+                (ClientConfig::new(attribution), Some(error))
+            }
+        };
+        let client = OpenRouterClient::new(client_config)?;
+        let (relay_url, relay_problem) = match self.relay_url {
+            Some(url) => (Some(url), None),
+            None => match relay_url_from_env() {
+                Ok(relay) => (relay, None),
+                Err(error) => {
+                    tracing::error!(code = error.code(), "OPENROUTER_CONNECT_RELAY_URL refused");
+                    (None, Some(error))
+                }
+            },
+        };
+
+        let (store, loaded) = LocalStore::open(&identifier, data_dir);
+        tracing::info!(protection = ?store.protection(), "store ready");
+
+        let default_label = format!("{title} on {}", host_name());
+        let mut config = FlowConfig::default();
+        config.loopback.app_name = title;
+        config.default_key_label = Some(default_label.clone());
+        let store = Arc::new(store);
+        let connector = Connector::with_loaded(client, store.clone(), config, loaded);
+        let config_problem = config_problem
+            .or(relay_problem)
+            .map(|error| error::config_problem(&error));
+        Ok(OpenRouter::new(
+            connector,
+            store,
+            format!("{identifier}:/callback"),
+            default_label,
+            config_problem,
+            relay_url,
+        ))
+    }
+}
+
+/// The plugin with the defaults of [`Builder::new`].
+pub fn init<R: Runtime>() -> TauriPlugin<R> {
+    Builder::new().build()
+}
+
+/// The plugin from the host's own Rust code: `app.openrouter()`.
+pub trait OpenRouterExt<R: Runtime> {
+    /// The connection the plugin manages.
+    fn openrouter(&self) -> &OpenRouter;
+}
+
+impl<R: Runtime, T: Manager<R>> OpenRouterExt<R> for T {
+    fn openrouter(&self) -> &OpenRouter {
+        self.state::<OpenRouter>().inner()
+    }
+}
+
+fn host_name() -> String {
+    gethostname::gethostname()
+        .to_string_lossy()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(40)
+        .collect()
+}
+
+/// Forwards every status change to the webview, brings the window forward
+/// when the browser's answer arrives, and keeps the key's health fresh.
+fn start_background_work<R: Runtime>(app: AppHandle<R>) {
+    let state = app.state::<OpenRouter>();
+    let mut changes = state.connector.subscribe();
+    let forwarder = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let mut was_waiting = false;
+        while changes.changed().await.is_ok() {
+            let flow = changes.borrow_and_update().state.clone();
+            let state = forwarder.state::<OpenRouter>();
+            if was_waiting && !matches!(flow, FlowState::AwaitingCallback { .. }) {
+                state::focus_main_window(&forwarder);
+            }
+            if flow == FlowState::Connected && was_waiting {
+                let connector = state.connector.clone();
+                state.update(&forwarder, |panel| {
+                    panel.health = None;
+                    // Unless a Disconnect has already forgotten this new
+                    // key and named it for its revoke page.
+                    if connector.status().state == FlowState::Connected {
+                        panel.forgotten = None;
+                    }
+                });
+                let app = forwarder.clone();
+                tauri::async_runtime::spawn(async move {
+                    app.state::<OpenRouter>().check_health(&app).await;
+                });
+            } else {
+                state.emit(&forwarder);
+            }
+            was_waiting = matches!(
+                flow,
+                FlowState::AwaitingCallback { .. } | FlowState::Exchanging
+            );
+        }
+    });
+    tauri::async_runtime::spawn(async move {
+        loop {
+            app.state::<OpenRouter>().check_health(&app).await;
+            tokio::time::sleep(HEALTH_INTERVAL).await;
+        }
+    });
+}
