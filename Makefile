@@ -23,11 +23,12 @@ clippy:
 windows:
 	$(CARGO) check --workspace --locked --target x86_64-pc-windows-gnu
 
-## The core as it would be published: docs without a warning, and a
-## package that holds the library, its example, tests and licence.
+## The core and the plugin as they would be published: docs without a
+## warning, and packages that hold what a user needs (the plugin's is
+## built against the core's package).
 publishable:
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked -p openrouter-connect-core
-	$(CARGO) package --locked --allow-dirty -p openrouter-connect-core
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked -p openrouter-connect-core -p tauri-plugin-openrouter
+	$(CARGO) package --locked --allow-dirty -p openrouter-connect-core -p tauri-plugin-openrouter
 
 ## The binaries the end-to-end tests start: the app and the fake.
 build:

@@ -9,11 +9,6 @@ use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::state::{OpenRouter, focus_main_window};
 
-/// What the panel says of a link that came when no flow waited: most
-/// often the app was closed (or the attempt cancelled) while the browser
-/// was away, and the link started it again.
-pub const LATE_LINK: &str = "An answer from the browser arrived, but no connection attempt was waiting for it. Click Connect to start again.";
-
 /// Hands every URL to the waiting flow. A link the flow turns away (a
 /// stray, or a forgery without the flow's secret) changes nothing; the
 /// core has logged it.
@@ -67,6 +62,15 @@ fn looks_like_an_answer(url: &url::Url, base: &str) -> bool {
 /// Listens for deep links and takes the one the app may have been
 /// started with.
 pub fn install<R: Runtime>(app: &AppHandle<R>) {
+    // The app registers tauri-plugin-deep-link; without it, answers come
+    // by loopback or a pasted code only.
+    if app
+        .try_state::<tauri_plugin_deep_link::DeepLink<R>>()
+        .is_none()
+    {
+        tracing::info!("tauri-plugin-deep-link is not registered: no deep links");
+        return;
+    }
     let handle = app.clone();
     app.deep_link()
         .on_open_url(move |event| deliver(&handle, &event.urls()));

@@ -208,6 +208,11 @@ pub fn notice_text(notice: &StoreNotice) -> String {
     }
 }
 
+/// What the panel says of a link that came when no flow waited: most
+/// often the app was closed (or the attempt cancelled) while the browser
+/// was away, and the link started it again.
+pub(crate) const LATE_LINK: &str = "An answer from the browser arrived, but no connection attempt was waiting for it. Click Connect to start again.";
+
 /// A configuration problem found at start, as the panel says it.
 pub fn config_problem(error: &Error) -> String {
     format!("{} {}", message(error), next_step(error))

@@ -5,23 +5,21 @@
 //! keychain. The webview sees the connection's status, never the key.
 //!
 //! ```no_run
-//! fn main() {
-//!     tauri::Builder::default()
-//!         .plugin(
-//!             tauri_plugin_openrouter::Builder::new()
-//!                 .app_title("My App")
-//!                 .app_url("https://my.app")
-//!                 .build(),
-//!         )
-//!         .run(tauri::generate_context!())
-//!         .expect("the app runs");
-//! }
+//! let app = tauri::Builder::default().plugin(
+//!     tauri_plugin_openrouter::Builder::new()
+//!         .app_title("My App")
+//!         .app_url("https://my.app")
+//!         .build(),
+//! );
+//! # let _ = app;
 //! ```
 //!
 //! The page calls `plugin:openrouter|connect` and listens to
 //! [`STATUS_EVENT`] (`guest-js/index.js` wraps both); the capability
 //! grants `openrouter:default`. The host's Rust code reaches the same
 //! connection through [`OpenRouterExt::openrouter`].
+
+#![warn(missing_docs)]
 
 mod browser;
 mod commands;
@@ -168,6 +166,7 @@ impl Builder {
             default_label,
             config_problem,
             relay_url,
+            app.package_info().version.to_string(),
         ))
     }
 }

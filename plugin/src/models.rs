@@ -7,13 +7,16 @@ use serde::Serialize;
 
 use crate::error::error_view;
 
-/// The callback mode the user picked in the panel; the app adds the relay
-/// page and its scheme to make the core's [`openrouter_connect_core::CallbackMode`].
+/// The callback mode the page asks for; the plugin adds the relay page
+/// and the app's scheme to make the core's
+/// [`openrouter_connect_core::CallbackMode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum CallbackChoice {
+    /// A listener on `127.0.0.1` (through the relay page, if set).
     #[default]
     Loopback,
+    /// The app's scheme (needs the `deep-link` feature).
     DeepLink,
     /// The user pastes the code OpenRouter shows.
     Paste,
@@ -23,8 +26,11 @@ pub enum CallbackChoice {
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectRequest {
+    /// The new key's label; blank means "<app title> on <host>".
     pub key_label: Option<String>,
+    /// A credit limit in USD for the new key.
     pub limit_usd: Option<f64>,
+    /// How the answer comes back.
     #[serde(default)]
     pub mode: CallbackChoice,
 }
@@ -33,8 +39,11 @@ pub struct ConnectRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorView {
+    /// The core's stable [`openrouter_connect_core::Error::code`].
     pub code: String,
+    /// What happened, a sentence for the user.
     pub message: String,
+    /// What the user can do, a sentence.
     pub next_step: String,
 }
 
@@ -51,7 +60,9 @@ impl From<openrouter_connect_core::Error> for ErrorView {
 pub struct ProtectionView {
     /// `keychain`, `fallback` or `unavailable`.
     pub level: &'static str,
+    /// A few words, for a badge.
     pub label: String,
+    /// A sentence that says what it means.
     pub detail: String,
 }
 
@@ -59,15 +70,21 @@ pub struct ProtectionView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
+    /// When, in milliseconds since the Unix epoch.
     pub checked_at_ms: u64,
+    /// What OpenRouter said of the key.
     pub info: Option<KeyInfo>,
+    /// Why it could not be asked, or refused.
     pub error: Option<ErrorView>,
 }
 
 /// The flow's state as the panel shows it: the core's, with a failure in
 /// the panel's words.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PanelFlow(pub FlowState);
+pub struct PanelFlow(
+    /// The core's state.
+    pub FlowState,
+);
 
 impl Serialize for PanelFlow {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -88,22 +105,34 @@ impl Serialize for PanelFlow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PanelStatus {
+    /// The flow's state, flattened: `state` and its fields.
     #[serde(flatten)]
     pub flow: PanelFlow,
+    /// The stored key's description (`masked`, never the key).
     pub key: Option<KeyMeta>,
+    /// The last health check.
     pub health: Option<Health>,
+    /// Where the data key is.
     pub protection: ProtectionView,
+    /// The OpenRouter in use; the key's page is under it.
     pub base_url: String,
+    /// `OPENROUTER_BASE_URL` points elsewhere than OpenRouter.
     pub custom_base_url: bool,
+    /// The browser could not be opened: the page offers the URL.
     pub browser_error: Option<String>,
+    /// Something to tell the user about the store or the configuration.
     pub store_notice: Option<String>,
+    /// The label a new key gets when none is given.
     pub default_label: String,
+    /// The callback mode of the last connect.
     pub callback_mode: CallbackChoice,
     /// Why pasting the code is the better way back here (WSL, SSH, a
     /// sandbox), when it is.
     pub paste_suggested: Option<&'static str>,
+    /// The key the last disconnect forgot, for its revoke page.
     pub forgotten: Option<KeyMeta>,
-    pub app_version: &'static str,
+    /// The app's version.
+    pub app_version: String,
 }
 
 #[cfg(test)]

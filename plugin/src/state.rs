@@ -41,6 +41,7 @@ pub struct OpenRouter {
     /// The relay page loopback and deep-link flows go through, when one
     /// is configured.
     pub(crate) relay_url: Option<url::Url>,
+    app_version: String,
     panel: Mutex<PanelState>,
 }
 
@@ -52,6 +53,7 @@ impl OpenRouter {
         default_label: String,
         config_problem: Option<String>,
         relay_url: Option<url::Url>,
+        app_version: String,
     ) -> Self {
         let config = connector.client().config();
         Self {
@@ -63,6 +65,7 @@ impl OpenRouter {
             default_label,
             paste_suggested: crate::environment::paste_reason(),
             relay_url,
+            app_version,
             panel: Mutex::new(PanelState {
                 health: None,
                 browser_error: None,
@@ -94,11 +97,7 @@ impl OpenRouter {
             .config_problem
             .clone()
             .or_else(|| self.store.notice().map(|n| notice_text(&n)))
-            .or_else(|| {
-                panel
-                    .late_link
-                    .then(|| crate::deeplink::LATE_LINK.to_owned())
-            });
+            .or_else(|| panel.late_link.then(|| crate::error::LATE_LINK.to_owned()));
         PanelStatus {
             flow: PanelFlow(core.state),
             key: core.key,
@@ -112,7 +111,7 @@ impl OpenRouter {
             callback_mode: panel.callback_mode,
             paste_suggested: self.paste_suggested,
             forgotten: panel.forgotten.clone(),
-            app_version: env!("CARGO_PKG_VERSION"),
+            app_version: self.app_version.clone(),
         }
     }
 

@@ -1440,3 +1440,39 @@ async fn a_data_key_deleted_from_the_keychain_is_said_and_the_store_kept_aside()
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
+
+/// The smallest Tauri app with the plugin (`examples/connect-button/`):
+/// its button connects against the fake, the key goes to the keychain,
+/// and the page gets the masked key and nothing secret.
+#[tokio::test]
+async fn the_example_app_connects_with_the_plugin_alone() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start(
+        "example-app",
+        DesktopOptions {
+            app: Some(binaries().join("connect-button")),
+            ..DesktopOptions::default()
+        },
+    )
+    .await;
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "disconnected");
+    session.click("connect").await.unwrap();
+    session.wait_for_state("connected").await.unwrap();
+    let issued = desktop.fake.issued_keys();
+    assert_eq!(issued.len(), 1);
+    let masked = openrouter_connect_core::ApiKey::new(issued[0].key.as_str()).masked();
+    let shown = session.text("status").await.unwrap();
+    assert_eq!(shown, format!("Connected: {masked}"));
+    assert!(
+        issued[0].label.starts_with("Connect button on "),
+        "{}",
+        issued[0].label
+    );
+    // Its own store, in its own data folder, sealed.
+    let data = desktop
+        .home
+        .join(".local/share/io.github.openrouterconnect.connect-button");
+    assert!(data.join("vault-a.json").exists(), "{}", data.display());
+    desktop.assert_no_secret_leaks(&session).await;
+}

@@ -1,0 +1,1 @@
+../../../plugin/guest-js/index.js
