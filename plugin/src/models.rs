@@ -26,7 +26,7 @@ pub enum CallbackChoice {
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectRequest {
-    /// The new key's label; blank means "<app title> on <host>".
+    /// The new key's label; blank means `"<app title> on <host>"`.
     pub key_label: Option<String>,
     /// A credit limit in USD for the new key.
     pub limit_usd: Option<f64>,
