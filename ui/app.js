@@ -8,10 +8,9 @@ import { copyShortcut } from './format.js';
 const view = createView(document);
 const { el } = view;
 
-/** The latest AppStatus, or null before the first answer. */
+/** The latest status, or null before the first one. Status events are
+ * its one source: commands answer only their errors. */
 let status = null;
-/** Counts status events, so a command's (older) answer never overwrites a newer event. */
-let eventCount = 0;
 let prefilled = false;
 let ticker = null;
 
@@ -115,20 +114,14 @@ function moveFocus(state, before) {
   if (target && !target.hidden) target.focus();
 }
 
-/**
- * Runs a command with a busy state. Commands answering an AppStatus are applied,
- * unless a status event arrived meanwhile (events are sent on every change, so
- * the last event is never older than the answer).
- */
-async function run(name, call, { returnsStatus = true } = {}) {
+/** Runs a command with a busy state; what it changes arrives as a status event. */
+async function run(name, call) {
   if (local.busy.has(name)) return;
   local.busy.add(name);
   local.commandError = null;
-  const seen = eventCount;
   render();
   try {
-    const answer = await call();
-    if (returnsStatus && eventCount === seen) apply(answer);
+    await call();
   } catch (reason) {
     const error = openrouter.toError(reason);
     // A failed flow already shows its error in the page; don't say it twice.
@@ -198,9 +191,10 @@ function connect() {
   // that failed goes on (and asks the keychain before any flow starts).
   if (status && status.state === 'failed' && status.error && status.error.code === 'keychain') {
     run('reload', async () => {
-      const reloaded = await openrouter.reload();
-      if (reloaded.key || reloaded.state !== 'disconnected' || !options) return reloaded;
-      return openrouter.connect(options);
+      await openrouter.reload();
+      const reloaded = await openrouter.status();
+      if (reloaded.key || reloaded.state !== 'disconnected' || !options) return;
+      await openrouter.connect(options);
     });
     return;
   }
@@ -214,12 +208,12 @@ function submitCode() {
   local.codeError = null;
   run('submit-code', async () => {
     try {
-      return await openrouter.submitCode(code);
+      await openrouter.submitCode(code);
     } catch (reason) {
       const error = openrouter.toError(reason);
       if (error.code === 'pasted-code-invalid') {
         local.codeError = error;
-        return null;
+        return;
       }
       throw error;
     }
@@ -307,7 +301,7 @@ function bind() {
   on(el.newKey, 'click', connect);
   on(el.refresh, 'click', () => run('refresh', openrouter.refresh));
   on(el.testRequest, 'click', testRequest);
-  on(el.openKeyPage, 'click', () => run('revoke', openrouter.openRevokePage, { returnsStatus: false }));
+  on(el.openKeyPage, 'click', () => run('revoke', openrouter.openRevokePage));
 
   on(el.disconnect, 'click', () => (local.confirmOpen ? closeConfirm() : openConfirm()));
   on(el.keepConnected, 'click', closeConfirm);
@@ -319,7 +313,7 @@ function bind() {
     }
   });
 
-  on(el.revoke, 'click', () => run('revoke', openrouter.openRevokePage, { returnsStatus: false }));
+  on(el.revoke, 'click', () => run('revoke', openrouter.openRevokePage));
 
   on(document.querySelector('[data-action="dismiss-command-error"]'), 'click', () => {
     local.commandError = null;
@@ -342,11 +336,10 @@ async function start() {
   bind();
   render();
   try {
-    await openrouter.onStatus((payload) => {
-      eventCount += 1;
-      apply(payload);
-    });
-    await run('status', openrouter.status);
+    await openrouter.onStatus(apply);
+    // The status the page starts from, unless an event came first.
+    const first = await openrouter.status();
+    if (status === null) apply(first);
   } catch (reason) {
     local.commandError = openrouter.toError(reason);
     render();

@@ -93,27 +93,30 @@ export async function onStatus(handler) {
   }
 }
 
-/** @returns {Promise<Status>} */
+/** The status now; every change after it comes through `onStatus`. @returns {Promise<Status>} */
 export const status = () => invoke('status');
+// The commands below answer nothing but their errors: what they change
+// arrives through `onStatus`.
+
 /**
  * Starts connecting (or finds the attempt under way) and opens the consent page.
  * @param {ConnectOptions} [options]
- * @returns {Promise<Status>}
+ * @returns {Promise<void>}
  */
 export const connect = (options = {}) => invoke('connect', { options });
-/** Stops the attempt under way; a stored key stays. @returns {Promise<Status>} */
+/** Stops the attempt under way; a stored key stays. @returns {Promise<void>} */
 export const cancel = () => invoke('cancel');
-/** Hands over the code OpenRouter showed (paste mode). @returns {Promise<Status>} */
+/** Hands over the code OpenRouter showed (paste mode). @returns {Promise<void>} */
 export const submitCode = (code) => invoke('submit_code', { code });
-/** Forgets the key here; `forgotten` then names its page for revoking. @returns {Promise<Status>} */
+/** Forgets the key here; `forgotten` then names its page for revoking. @returns {Promise<void>} */
 export const disconnect = () => invoke('disconnect');
-/** Asks OpenRouter about the key now (usage, limit). @returns {Promise<Status>} */
+/** Asks OpenRouter about the key now (usage, limit). @returns {Promise<void>} */
 export const refresh = () => invoke('refresh');
-/** Leaves a failure for the state before it. @returns {Promise<Status>} */
+/** Leaves a failure for the state before it. @returns {Promise<void>} */
 export const dismiss = () => invoke('dismiss');
-/** Reads the store again, after the keychain was unlocked. @returns {Promise<Status>} */
+/** Reads the store again, after the keychain was unlocked. @returns {Promise<void>} */
 export const reload = () => invoke('reload');
-/** Opens the consent page of the attempt under way again. @returns {Promise<Status>} */
+/** Opens the consent page of the attempt under way again. @returns {Promise<void>} */
 export const openAgain = () => invoke('open_again');
 /** One small chat request with the key (needs `openrouter:allow-test-request`). */
 export const testRequest = () => invoke('test_request');

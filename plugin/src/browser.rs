@@ -13,6 +13,17 @@ pub fn open(url: &str) -> Result<(), String> {
     }
 }
 
+/// Opens a waiting flow's consent page; what the page should say when
+/// the browser did not open.
+pub fn open_consent(flow: &openrouter_connect_core::FlowState) -> Option<String> {
+    match flow {
+        openrouter_connect_core::FlowState::AwaitingCallback { auth_url, .. } => {
+            open(auth_url).err()
+        }
+        _ => None,
+    }
+}
+
 /// `$BROWSER` is a `:`-separated list of commands, tried in order; `%s`
 /// in one stands for the URL, otherwise the URL is its last argument.
 fn run_browser_command(list: &str, url: &str) -> Result<(), String> {

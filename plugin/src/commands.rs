@@ -1,6 +1,8 @@
 //! The plugin's commands, `plugin:openrouter|<name>`: thin, each delegates
-//! to the core or the plugin's state, and none returns the key, the code
-//! or the verifier.
+//! to the core or the plugin's state. The status reaches the page by one
+//! road, the status event ([`crate::STATUS_EVENT`]): a command answers
+//! nothing but its error (`status` answers the status once, for a page
+//! that has just loaded). None returns the key, the code or the verifier.
 
 use openrouter_connect_core::{CallbackMode, ChatReply, ConnectOptions, Error, FlowState};
 use tauri::{AppHandle, Manager, Runtime, State};
@@ -25,7 +27,7 @@ pub async fn connect<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, OpenRouter>,
     options: ConnectRequest,
-) -> Result<PanelStatus, ErrorView> {
+) -> Result<(), ErrorView> {
     let mode = match options.mode {
         CallbackChoice::Loopback => match &state.relay_url {
             Some(relay_url) => CallbackMode::Relay {
@@ -41,50 +43,50 @@ pub async fn connect<R: Runtime>(
         },
         CallbackChoice::Paste => CallbackMode::Paste,
     };
-    state.update(&app, |panel| {
+    {
+        // Sent with the flow's first status, not in an event of their own.
+        let mut panel = state.panel();
         panel.callback_mode = options.mode;
         panel.browser_error = None;
         panel.late_link = false;
-    });
+    }
     let mut request = ConnectOptions::new(mode);
     request.key_label = options.key_label;
     request.limit_usd = options.limit_usd;
     // The store emits no event of its own: what it says of the data key
     // and of records it moved aside reaches the panel with the status.
     let connected = state.connector.connect(request).await;
+    if let Ok(status) = &connected {
+        let opened = browser::open_consent(&status.state);
+        state.panel().browser_error = opened;
+    }
+    // One event for what the store and the browser said.
     state.emit(&app);
-    let status = connected?;
-    open_consent(&app, &state, &status.state);
-    Ok(state.status())
+    connected?;
+    Ok(())
 }
 
 #[tauri::command]
 pub async fn open_again<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, OpenRouter>,
-) -> Result<PanelStatus, ErrorView> {
+) -> Result<(), ErrorView> {
     let status = state.connector.status();
     if !matches!(status.state, FlowState::AwaitingCallback { .. }) {
         return Err(Error::NoFlow.into());
     }
-    open_consent(&app, &state, &status.state);
-    Ok(state.status())
-}
-
-fn open_consent<R: Runtime>(app: &AppHandle<R>, state: &OpenRouter, flow: &FlowState) {
-    if let FlowState::AwaitingCallback { auth_url, .. } = flow {
-        let opened = browser::open(auth_url);
-        state.update(app, |panel| panel.browser_error = opened.err());
-    }
+    let opened = browser::open_consent(&status.state);
+    state.update(&app, |panel| panel.browser_error = opened);
+    Ok(())
 }
 
 /// The code the user pasted from OpenRouter's page (paste mode). It is
 /// wiped from memory here once handed over.
 #[tauri::command]
-pub fn submit_code(state: State<'_, OpenRouter>, code: String) -> Result<PanelStatus, ErrorView> {
+pub fn submit_code(state: State<'_, OpenRouter>, code: String) -> Result<(), ErrorView> {
     let code = zeroize::Zeroizing::new(code);
     state.connector.submit_code(&code)?;
-    Ok(state.status())
+    Ok(())
 }
 
 /// Reads the stored connection again: the user unlocked the keychain
@@ -93,7 +95,7 @@ pub fn submit_code(state: State<'_, OpenRouter>, code: String) -> Result<PanelSt
 pub async fn reload<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, OpenRouter>,
-) -> Result<PanelStatus, ErrorView> {
+) -> Result<(), ErrorView> {
     let status = state.connector.reload().await?;
     state.store.clear_notice();
     state.emit(&app);
@@ -103,24 +105,23 @@ pub async fn reload<R: Runtime>(
             app.state::<OpenRouter>().check_health(&app).await;
         });
     }
-    Ok(state.status())
+    Ok(())
 }
 
 /// Back from a failure to the key still stored, or to not connected.
 #[tauri::command]
-pub fn dismiss(state: State<'_, OpenRouter>) -> PanelStatus {
+pub fn dismiss(state: State<'_, OpenRouter>) {
     state.connector.dismiss();
-    state.status()
 }
 
 #[tauri::command]
 pub async fn cancel<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, OpenRouter>,
-) -> Result<PanelStatus, ErrorView> {
+) -> Result<(), ErrorView> {
     state.connector.cancel().await?;
     state.update(&app, |panel| panel.browser_error = None);
-    Ok(state.status())
+    Ok(())
 }
 
 /// Forgets the key here; the panel then offers its revoke page.
@@ -128,7 +129,7 @@ pub async fn cancel<R: Runtime>(
 pub async fn disconnect<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, OpenRouter>,
-) -> Result<PanelStatus, ErrorView> {
+) -> Result<(), ErrorView> {
     let forgotten = state.connector.disconnect().await?;
     state.update(&app, |panel| {
         panel.health = None;
@@ -136,19 +137,19 @@ pub async fn disconnect<R: Runtime>(
             panel.forgotten = forgotten;
         }
     });
-    Ok(state.status())
+    Ok(())
 }
 
 #[tauri::command]
 pub async fn refresh<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, OpenRouter>,
-) -> Result<PanelStatus, ErrorView> {
+) -> Result<(), ErrorView> {
     if state.connector.status().key.is_none() {
         return Err(Error::NotConnected.into());
     }
     state.check_health(&app).await;
-    Ok(state.status())
+    Ok(())
 }
 
 #[tauri::command]

@@ -7,4 +7,4 @@ const show = (status) => {
 };
 openrouter.onStatus(show);
 openrouter.status().then(show);
-document.getElementById('connect').onclick = () => openrouter.connect().then(show, (e) => { line.textContent = e.message; });
+document.getElementById('connect').onclick = () => openrouter.connect().catch((e) => { line.textContent = e.message; });
