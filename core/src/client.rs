@@ -192,6 +192,41 @@ impl OpenRouterClient {
         decode_key_info(status.as_u16(), &bytes)
     }
 
+    /// Any call of OpenRouter's API with `key`: `GET /api/v1/<path>`, or
+    /// `POST` with `body` as JSON. `path` is relative to `/api/v1/`
+    /// (`models`, `chat/completions`): letters, digits, `-`, `_`, `.` and
+    /// `/` between names, so that the key goes to OpenRouter's API and
+    /// nowhere else. Answers the JSON of a 200; other statuses are the
+    /// usual errors.
+    pub async fn call(
+        &self,
+        key: &ApiKey,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, Error> {
+        let plain = |part: &str| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        };
+        if !path.split('/').all(plain) {
+            return Err(Error::InvalidOption(
+                "the API path must be relative names under /api/v1/, such as chat/completions",
+            ));
+        }
+        let url = self.endpoint(&format!("api/v1/{path}"));
+        let http = self.http()?;
+        let request = match body {
+            Some(body) => http.post(url).json(body),
+            None => http.get(url),
+        };
+        let (status, bytes) = self.send(request.bearer_auth(key.expose_secret())).await?;
+        decode_json(status.as_u16(), &bytes, "the answer is not JSON")
+    }
+
     /// A one-message chat request, the smallest proof that the key works.
     pub async fn chat(&self, key: &ApiKey, model: &str, prompt: &str) -> Result<ChatReply, Error> {
         #[derive(Deserialize)]

@@ -450,6 +450,29 @@ impl Connector {
         self.inner.client.chat(&record.key, model, prompt).await
     }
 
+    /// Calls OpenRouter's API with the stored key, which is never handed
+    /// out: `GET /api/v1/<path>`, or `POST` with `body` as JSON. See
+    /// [`OpenRouterClient::call`] for the paths accepted.
+    ///
+    /// ```no_run
+    /// # async fn run(connector: openrouter_connect_core::Connector) -> Result<(), openrouter_connect_core::Error> {
+    /// let body = serde_json::json!({
+    ///     "model": "openrouter/auto",
+    ///     "messages": [{"role": "user", "content": "Say hello"}],
+    /// });
+    /// let reply = connector.call("chat/completions", Some(&body)).await?;
+    /// println!("{}", reply["choices"][0]["message"]["content"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn call(
+        &self,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, Error> {
+        let record = self.stored_key().await?;
+        self.inner.client.call(&record.key, path, body).await
+    }
+
     async fn stored_key(&self) -> Result<StoredKey, Error> {
         let store = self.inner.store.clone();
         self.noticed(blocking(move || store.load()).await)?

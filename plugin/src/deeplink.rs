@@ -121,7 +121,13 @@ mod linux {
         if std::env::var_os("APPIMAGE").is_none() && exe.starts_with("/usr") {
             return Ok(());
         }
-        let scheme = app.config().identifier.clone();
+        let scheme = app
+            .state::<crate::state::OpenRouter>()
+            .deep_link_callback
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let name = app
             .config()
             .product_name

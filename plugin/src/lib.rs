@@ -56,6 +56,8 @@ pub struct Builder {
     app_title: Option<String>,
     app_url: Option<String>,
     relay_url: Option<url::Url>,
+    scheme: Option<String>,
+    key_label: Option<String>,
 }
 
 impl Builder {
@@ -84,6 +86,22 @@ impl Builder {
     /// repository), so that the consent page shows the site's name.
     pub fn relay_url(mut self, url: url::Url) -> Self {
         self.relay_url = Some(url);
+        self
+    }
+
+    /// The app's URL scheme for the deep-link callback
+    /// (`<scheme>:/callback/<secret>`); defaults to the app's identifier,
+    /// the scheme to declare in the deep-link plugin's configuration.
+    pub fn deep_link_scheme(mut self, scheme: impl Into<String>) -> Self {
+        self.scheme = Some(scheme.into());
+        self
+    }
+
+    /// The label a new key gets on OpenRouter when the page gives none;
+    /// defaults to `"<app title> on <host name>"`, so the user tells the
+    /// keys of their machines apart.
+    pub fn key_label(mut self, label: impl Into<String>) -> Self {
+        self.key_label = Some(label.into());
         self
     }
 
@@ -150,7 +168,10 @@ impl Builder {
         let (store, loaded) = LocalStore::open(&identifier, data_dir);
         tracing::info!(protection = ?store.protection(), "store ready");
 
-        let default_label = format!("{title} on {}", host_name());
+        let default_label = self
+            .key_label
+            .unwrap_or_else(|| format!("{title} on {}", host_name()));
+        let scheme = self.scheme.unwrap_or_else(|| identifier.clone());
         let mut config = FlowConfig::default();
         config.loopback.app_name = title;
         config.default_key_label = Some(default_label.clone());
@@ -162,7 +183,7 @@ impl Builder {
         Ok(OpenRouter::new(
             connector,
             store,
-            format!("{identifier}:/callback"),
+            format!("{scheme}:/callback"),
             default_label,
             config_problem,
             relay_url,

@@ -356,3 +356,48 @@ async fn a_truncated_or_huge_key_description_is_its_own_error() {
         assert_eq!(error.code(), expected, "{fault:?}");
     }
 }
+
+#[tokio::test]
+async fn any_api_call_goes_with_the_key_to_the_api_and_nowhere_else() {
+    let Setup {
+        fake: _fake,
+        connector,
+        ..
+    } = setup().await;
+    assert_eq!(
+        connector.call("key", None).await.unwrap_err(),
+        Error::NotConnected
+    );
+    connect_and_approve(&connector).await;
+    let info = connector.call("key", None).await.unwrap();
+    assert!(info["data"].is_object(), "{info}");
+    let body = serde_json::json!({
+        "model": "openrouter/auto",
+        "messages": [{"role": "user", "content": "Say hello"}],
+    });
+    let reply = connector
+        .call("chat/completions", Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(
+        reply["choices"][0]["message"]["content"],
+        fake_openrouter::CHAT_REPLY
+    );
+    for path in [
+        "",
+        "/key",
+        "../key",
+        "key/../../auth",
+        "https://elsewhere.example/x",
+        "key?x=1",
+        "a//b",
+    ] {
+        assert!(
+            matches!(
+                connector.call(path, None).await,
+                Err(Error::InvalidOption(_))
+            ),
+            "{path}"
+        );
+    }
+}
