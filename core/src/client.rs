@@ -192,12 +192,14 @@ impl OpenRouterClient {
         decode_key_info(status.as_u16(), &bytes)
     }
 
-    /// Any call of OpenRouter's API with `key`: `GET /api/v1/<path>`, or
+    /// A call of OpenRouter's API with `key`: `GET /api/v1/<path>`, or
     /// `POST` with `body` as JSON. `path` is relative to `/api/v1/`
-    /// (`models`, `chat/completions`): letters, digits, `-`, `_`, `.` and
-    /// `/` between names, so that the key goes to OpenRouter's API and
-    /// nowhere else. Answers the JSON of a 200; other statuses are the
-    /// usual errors.
+    /// (`key`, `chat/completions`): letters, digits, `-`, `_`, `.` and
+    /// `/` between names, no query, so that the key goes to OpenRouter's
+    /// API and nowhere else. Answers the JSON of a 200, up to
+    /// [`ClientConfig::max_response_bytes`] and within
+    /// [`ClientConfig::timeout`] (raise both for large lists or long
+    /// completions); other statuses are the usual errors. Not streamed.
     pub async fn call(
         &self,
         key: &ApiKey,

@@ -28,6 +28,12 @@ pub async fn connect<R: Runtime>(
     state: State<'_, OpenRouter>,
     options: ConnectRequest,
 ) -> Result<(), ErrorView> {
+    if options.mode == CallbackChoice::DeepLink && !state.takes_deep_links() {
+        return Err(Error::InvalidOption(
+            "this app takes no deep links: register tauri-plugin-deep-link before the OpenRouter plugin",
+        )
+        .into());
+    }
     let mode = match options.mode {
         CallbackChoice::Loopback => match &state.relay_url {
             Some(relay_url) => CallbackMode::Relay {
@@ -130,7 +136,10 @@ pub async fn disconnect<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, OpenRouter>,
 ) -> Result<(), ErrorView> {
-    let forgotten = state.connector.disconnect().await?;
+    let forgotten = state.connector.disconnect().await;
+    // A keychain that refused the clear changes what the store says.
+    state.emit(&app);
+    let forgotten = forgotten?;
     state.update(&app, |panel| {
         panel.health = None;
         if forgotten.is_some() {
@@ -153,11 +162,14 @@ pub async fn refresh<R: Runtime>(
 }
 
 #[tauri::command]
-pub async fn test_request(state: State<'_, OpenRouter>) -> Result<ChatReply, ErrorView> {
-    Ok(state
-        .connector
-        .test_request(TEST_MODEL, TEST_PROMPT)
-        .await?)
+pub async fn test_request<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, OpenRouter>,
+) -> Result<ChatReply, ErrorView> {
+    let reply = state.connector.test_request(TEST_MODEL, TEST_PROMPT).await;
+    // Reading the key asked the keychain, which may have locked since.
+    state.emit(&app);
+    Ok(reply?)
 }
 
 /// Opens the key's page on OpenRouter, where the user revokes it: the

@@ -41,9 +41,11 @@ fn flow_in_progress(state: &OpenRouter) -> bool {
 /// A link to `<base>/<secret>` with a code or a denial: the shape of the
 /// answer a flow of this app would have taken.
 fn looks_like_an_answer(url: &url::Url, base: &str) -> bool {
+    // A parsed URL's scheme is lower case, whatever the identifier's.
+    let base = base.to_ascii_lowercase();
     let Some(rest) = url
         .as_str()
-        .strip_prefix(base)
+        .strip_prefix(base.as_str())
         .and_then(|rest| rest.strip_prefix('/'))
     else {
         return false;
@@ -71,6 +73,7 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) {
         tracing::info!("tauri-plugin-deep-link is not registered: no deep links");
         return;
     }
+    app.state::<OpenRouter>().set_takes_deep_links();
     let handle = app.clone();
     app.deep_link()
         .on_open_url(move |event| deliver(&handle, &event.urls()));

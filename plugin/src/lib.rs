@@ -43,7 +43,7 @@ use tauri::{AppHandle, Manager, Runtime};
 pub use models::{
     CallbackChoice, ConnectRequest, ErrorView, Health, PanelFlow, PanelStatus, ProtectionView,
 };
-pub use openrouter_connect_core as core;
+pub use openrouter_connect_core as openrouter_core;
 pub use state::{OpenRouter, STATUS_EVENT};
 
 /// How often the key's health is checked while the app is open.

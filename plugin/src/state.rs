@@ -42,6 +42,8 @@ pub struct OpenRouter {
     /// is configured.
     pub(crate) relay_url: Option<url::Url>,
     app_version: String,
+    /// The deep-link plugin is registered and the handler installed.
+    deep_links: std::sync::atomic::AtomicBool,
     panel: Mutex<PanelState>,
 }
 
@@ -66,6 +68,7 @@ impl OpenRouter {
             paste_suggested: crate::environment::paste_reason(),
             relay_url,
             app_version,
+            deep_links: std::sync::atomic::AtomicBool::new(false),
             panel: Mutex::new(PanelState {
                 health: None,
                 browser_error: None,
@@ -78,9 +81,23 @@ impl OpenRouter {
     }
 
     /// The connection itself, for the host's Rust code: `connect`,
-    /// `key_info`, `test_request` and the rest, the key never handed out.
+    /// `key_info`, `call` and the rest, the key never handed out. Changes of
+    /// the flow reach the page as status events; what only the commands
+    /// keep (the key a disconnect forgot, for its revoke page) does not
+    /// follow a call made here.
     pub fn connector(&self) -> &Connector {
         &self.connector
+    }
+
+    /// Whether the browser's answer can come through the app's scheme.
+    pub(crate) fn takes_deep_links(&self) -> bool {
+        self.deep_links.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[cfg(feature = "deep-link")]
+    pub(crate) fn set_takes_deep_links(&self) {
+        self.deep_links
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub(crate) fn panel(&self) -> MutexGuard<'_, PanelState> {

@@ -1457,6 +1457,18 @@ async fn the_example_app_connects_with_the_plugin_alone() {
     .await;
     let session = desktop.launch().await;
     assert_eq!(session.state().await.unwrap(), "disconnected");
+    // No deep-link plugin in this app: that mode is refused, not left
+    // waiting for a link that can't come.
+    let refused = session
+        .js_async(
+            "const done = arguments[arguments.length - 1];\
+             window.__TAURI__.core.invoke('plugin:openrouter|connect', {options: {mode: 'deepLink'}})\
+               .then(() => done('accepted'), (e) => done(e.code));",
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused, "invalid-option");
+    assert_eq!(session.state().await.unwrap(), "disconnected");
     session.click("connect").await.unwrap();
     session.wait_for_state("connected").await.unwrap();
     let issued = desktop.fake.issued_keys();

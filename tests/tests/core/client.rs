@@ -391,6 +391,12 @@ async fn any_api_call_goes_with_the_key_to_the_api_and_nowhere_else() {
         "https://elsewhere.example/x",
         "key?x=1",
         "a//b",
+        "a\\b",
+        "%2e%2e/x",
+        "a b",
+        "./key",
+        "key#x",
+        "//elsewhere.example/x",
     ] {
         assert!(
             matches!(
