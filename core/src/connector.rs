@@ -482,10 +482,10 @@ impl Connector {
     /// Tells the machine when the store answered that its records can't
     /// be read, so that the status shows no key the store no longer has.
     fn noticed<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
-        if let Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing)) =
-            &result
-        {
-            let _ = self.inner.step(Event::StoreUnreadable(error.clone()));
+        if let Err(error) = &result {
+            if error.says_store_unreadable() {
+                let _ = self.inner.step(Event::StoreUnreadable(error.clone()));
+            }
         }
         result
     }

@@ -222,6 +222,15 @@ impl Error {
         }
     }
 
+    /// The store answered that its records can't be read: it holds no
+    /// key anyone can use until they are moved aside.
+    pub(crate) fn says_store_unreadable(&self) -> bool {
+        matches!(
+            self,
+            Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing
+        )
+    }
+
     /// A storage failure with no system error behind it.
     pub fn storage(what: impl Into<String>) -> Self {
         Error::Storage {

@@ -180,7 +180,7 @@ impl LocalStore {
                 facts.unreadable = Some(error.clone());
                 Err(error)
             }
-            Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing)) => {
+            Err(error) if error.says_store_unreadable() => {
                 self.set_aside(error);
                 Ok(None)
             }

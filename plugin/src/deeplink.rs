@@ -204,5 +204,12 @@ mod tests {
         ] {
             assert!(!looks_like_an_answer(&url(&other), base), "{other}");
         }
+        // The system hands the scheme over in lower case, whatever the
+        // identifier's case.
+        let secret_link = format!("{base}/{secret}?code=abc");
+        assert!(looks_like_an_answer(
+            &url(&secret_link),
+            "IO.github.OpenRouterConnect:/callback"
+        ));
     }
 }

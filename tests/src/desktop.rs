@@ -410,31 +410,38 @@ impl Desktop {
 
     /// Every file under the test's `HOME` whose bytes contain `needle`.
     pub fn files_containing(&self, needle: &str) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        let mut pending = vec![self.home.clone()];
-        while let Some(dir) = pending.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
+        files_containing(&self.home, needle)
+    }
+}
+
+/// Every file under `root` whose bytes contain `needle`.
+pub fn files_containing(root: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
                 continue;
             };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let Ok(kind) = entry.file_type() else {
-                    continue;
-                };
-                if kind.is_dir() {
-                    pending.push(path);
-                } else if kind.is_file() {
-                    if let Ok(bytes) = std::fs::read(&path) {
-                        if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                            found.push(path);
-                        }
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file() {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                        found.push(path);
                     }
                 }
             }
         }
-        found
     }
+    found
+}
 
+impl Desktop {
     /// Processes of the app still running for this desktop: the app and
     /// WebKit's processes, found by the `HOME` they inherited.
     pub fn app_processes(&self) -> Vec<u32> {

@@ -61,27 +61,6 @@ impl Run {
     fn browser_log(&self) -> String {
         std::fs::read_to_string(self.home.join("browser.log")).unwrap_or_default()
     }
-
-    /// Every file under the home whose bytes contain `needle`.
-    fn files_containing(&self, needle: &str) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        let mut pending = vec![self.home.clone()];
-        while let Some(dir) = pending.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    pending.push(path);
-                } else if std::fs::read(&path)
-                    .unwrap_or_default()
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_bytes())
-                {
-                    found.push(path);
-                }
-            }
-        }
-        found
-    }
 }
 
 /// The example in its D-Bus session; the session's bus and keyring end
@@ -180,7 +159,10 @@ async fn the_example_connects_through_the_browser_and_keeps_its_key() {
         !run.data.join("vault-data-key").exists(),
         "the keychain answered"
     );
-    assert_eq!(run.files_containing(key), Vec::<PathBuf>::new());
+    assert_eq!(
+        desktop::files_containing(&run.home, key),
+        Vec::<PathBuf>::new()
+    );
     assert!(!stdout.contains(key.as_str()) && !stderr.contains(key.as_str()));
 
     // The next run finds the key: no browser, no new key.

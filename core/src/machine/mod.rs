@@ -160,10 +160,7 @@ impl Machine {
     /// holds no usable key: its description goes too, so that the panel
     /// never shows a connection the store no longer has.
     fn fail(&mut self, error: Error) {
-        if matches!(
-            error,
-            Error::VaultCorrupt | Error::DataKeyMismatch | Error::DataKeyMissing
-        ) {
+        if error.says_store_unreadable() {
             self.key = None;
         }
         self.phase = Phase::Failed(error);

@@ -1476,6 +1476,7 @@ async fn the_example_app_connects_with_the_plugin_alone() {
     let masked = openrouter_connect_core::ApiKey::new(issued[0].key.as_str()).masked();
     let shown = session.text("status").await.unwrap();
     assert_eq!(shown, format!("Connected: {masked}"));
+    shot(&session, "example-app-connected").await;
     assert!(
         issued[0].label.starts_with("Connect button on "),
         "{}",
