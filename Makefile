@@ -3,7 +3,7 @@
 CARGO ?= cargo
 SANDBOX_PORT ?= 8787
 
-.PHONY: test deps check fmt clippy windows publishable build unit fuzz-smoke package-test cli run sandbox bundle bench
+.PHONY: test deps check fmt clippy windows publishable build unit fuzz-smoke package-test cli run sandbox bundle bench screenshots
 
 ## Installs what is missing, then runs every check and test.
 test: deps check build unit fuzz-smoke package-test
@@ -66,6 +66,11 @@ sandbox: deps
 ## A .deb whose desktop entry handles the app's deep-link scheme.
 bundle: deps cli
 	npx tauri build --bundles deb
+
+## The README's screenshots, taken again from the real window by the
+## end-to-end tests (a test checks that each shows its caption's state).
+screenshots: deps
+	./scripts/screenshots.sh
 
 ## Start-up, memory, size and the flow's speed against a bare Tauri app;
 ## writes BENCHMARKS.md. Takes about 15 minutes from a clean clone.

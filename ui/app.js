@@ -302,6 +302,7 @@ function bind() {
   on(el.refresh, 'click', () => run('refresh', openrouter.refresh));
   on(el.testRequest, 'click', testRequest);
   on(el.openKeyPage, 'click', () => run('revoke', openrouter.openRevokePage));
+  on(el.limitKeyPage, 'click', () => run('revoke', openrouter.openRevokePage));
 
   on(el.disconnect, 'click', () => (local.confirmOpen ? closeConfirm() : openConfirm()));
   on(el.keepConnected, 'click', closeConfirm);
@@ -334,17 +335,32 @@ function bind() {
 
 async function start() {
   bind();
-  render();
+  // Asked before listening, so the first paint waits for one round trip,
+  // not two.
+  const first = openrouter.status();
+  let events = 0;
+  const listening = openrouter.onStatus((next) => {
+    events += 1;
+    apply(next);
+  });
+  listening.catch(() => {}); // Reported below, when awaited.
   try {
-    await openrouter.onStatus(apply);
-    // The status the page starts from, unless an event came first.
-    const first = await openrouter.status();
-    if (status === null) apply(first);
+    const answer = await first;
+    if (status === null) apply(answer);
+    await listening;
+    // A change made before the listener existed sent its event to no one:
+    // ask again, unless an event has come since.
+    const seen = events;
+    const now = await openrouter.status();
+    if (events === seen) apply(now);
   } catch (reason) {
     local.commandError = openrouter.toError(reason);
     render();
   }
-  if (status === null) el.statusText.textContent = "Couldn't load the connection's status";
+  if (status === null) {
+    el.status.dataset.state = 'unavailable';
+    el.statusText.textContent = "Couldn't load the connection's status";
+  }
 }
 
 start();

@@ -1,9 +1,20 @@
 // Formatting of money, dates, times and the countdown, in the user's locale.
 
-const usd = new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD' });
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+// Made on first use: building them loads the locale data, which delays a
+// cold start's first paint by tens of milliseconds while the panel shows
+// no amount or date at all (not connected).
+let made = null;
+function formatters() {
+  if (made === null) {
+    made = {
+      usd: new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD' }),
+      date: new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' }),
+      dateTime: new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }),
+      time: new Intl.DateTimeFormat(undefined, { timeStyle: 'short' }),
+    };
+  }
+  return made;
+}
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -15,18 +26,18 @@ export function isAmount(value) {
 /** "$1.23"; amounts above zero but under a cent read "< $0.01". */
 export function money(value) {
   if (!isAmount(value)) return '';
-  if (value > 0 && value < 0.01) return `< ${usd.format(0.01)}`;
-  return usd.format(value);
+  if (value > 0 && value < 0.01) return `< ${formatters().usd.format(0.01)}`;
+  return formatters().usd.format(value);
 }
 
 /** A date such as "Mar 12, 2026". */
 export function date(ms) {
-  return isAmount(ms) ? dateFormat.format(new Date(ms)) : '';
+  return isAmount(ms) ? formatters().date.format(new Date(ms)) : '';
 }
 
 /** A date and time such as "Mar 12, 2026, 4:05 PM". */
 export function dateTime(ms) {
-  return isAmount(ms) ? dateTimeFormat.format(new Date(ms)) : '';
+  return isAmount(ms) ? formatters().dateTime.format(new Date(ms)) : '';
 }
 
 /** Only the time when `ms` is today, else date and time. */
@@ -37,7 +48,7 @@ export function when(ms, now = Date.now()) {
   const sameDay = a.getFullYear() === b.getFullYear()
     && a.getMonth() === b.getMonth()
     && a.getDate() === b.getDate();
-  return sameDay ? timeFormat.format(a) : dateTimeFormat.format(a);
+  return sameDay ? formatters().time.format(a) : formatters().dateTime.format(a);
 }
 
 /** Milliseconds since the epoch from an ISO 8601 string, or null. */

@@ -119,6 +119,8 @@ export function createView(doc = document) {
     usage: byId('usage'),
     limit: byId('limit'),
     limitMeter: byId('limit-meter'),
+    limitNote: byId('limit-note'),
+    limitKeyPage: byId('limit-key-page'),
     expiry: byId('expiry'),
     connectedAt: byId('connected-at'),
     checkedAt: byId('checked-at'),
@@ -265,22 +267,30 @@ export function createView(doc = document) {
     }
   }
 
-  function renderLimit(key, info) {
-    // The key's own description is the fresher source; fall back to what was asked for.
-    const limit = info ? info.limit : key.limit;
+  /** The limit OpenRouter reports for the key. What was asked at consent is
+   * only a request: the user can change it on the consent page, so it is
+   * shown only where the key came back otherwise. */
+  function renderLimit(key, info, kind) {
     const meter = el.limitMeter;
-    if (!isAmount(limit)) {
+    const limit = info && isAmount(info.limit) ? info.limit : null;
+    renderLimitNote(isAmount(key.limit) ? key.limit : null, info ? limit : undefined);
+    if (!info) {
+      setText(el.limit, kind === 'unchecked' ? 'Not checked yet' : 'Unknown right now');
+      show(meter, false);
+      return;
+    }
+    if (limit === null) {
       setText(el.limit, 'No limit');
       show(meter, false);
       return;
     }
-    const remaining = info && isAmount(info.limitRemaining) ? info.limitRemaining : null;
+    const remaining = isAmount(info.limitRemaining) ? info.limitRemaining : null;
     let line = `${money(limit)} limit`;
     if (remaining !== null) line += `, ${money(Math.max(0, remaining))} left`;
-    if (info && typeof info.limitReset === 'string' && info.limitReset !== '') line += `, resets ${info.limitReset}`;
+    if (typeof info.limitReset === 'string' && info.limitReset !== '') line += `, resets ${info.limitReset}`;
     setText(el.limit, line);
 
-    const used = remaining !== null ? limit - remaining : info && isAmount(info.usage) ? info.usage : null;
+    const used = remaining !== null ? limit - remaining : isAmount(info.usage) ? info.usage : null;
     if (used === null) {
       show(meter, false);
       return;
@@ -294,6 +304,20 @@ export function createView(doc = document) {
     meter.setAttribute('aria-label', 'Spending against the limit');
     meter.setAttribute('aria-valuetext', `${money(Math.max(used, 0))} of ${money(limit)} used`);
     show(meter, true);
+  }
+
+  /** Says so when the key's limit (null: none; undefined: not known yet)
+   * is not the one asked for. */
+  function renderLimitNote(asked, actual) {
+    const cents = (amount) => Math.round(amount * 100);
+    let words = null;
+    if (asked !== null && actual === null) {
+      words = `You asked for a ${money(asked)} limit, but this key has none.`;
+    } else if (asked !== null && actual !== undefined && cents(actual) !== cents(asked)) {
+      words = `You asked for a ${money(asked)} limit; OpenRouter set ${money(actual)}.`;
+    }
+    show(el.limitNote, words !== null);
+    setText(part(el.limitNote, 'text'), words || '');
   }
 
   function renderExpiry(info, kind) {
@@ -356,13 +380,14 @@ export function createView(doc = document) {
     setText(el.maskedKey, key.masked || '');
     show(el.freeTier, Boolean(info && info.isFreeTier));
     setBusy(el.openKeyPage, local.busy.has('revoke'));
+    setBusy(el.limitKeyPage, local.busy.has('revoke'));
 
     const label = key.label || (info && info.label) || '';
     setText(el.keyLabel, label !== '' ? label : 'No label');
     el.keyLabel.classList.toggle('muted', label === '');
 
     renderUsage(info, kind);
-    renderLimit(key, info);
+    renderLimit(key, info, kind);
     renderExpiry(info, kind);
     setText(el.connectedAt, dateTime(key.connectedAtMs));
 

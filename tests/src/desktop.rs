@@ -251,6 +251,11 @@ impl Desktop {
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info")
             .env("NO_AT_BRIDGE", "1")
+            // Under WebDriver on Xvfb, WebKit's accelerated compositing
+            // stops updating the X window after its first frame, so the
+            // window (and any screenshot of it) keeps showing the page as
+            // it first painted. Without WebDriver it repaints as it should.
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
@@ -305,12 +310,49 @@ impl Desktop {
             .await
             .expect("the app starts under WebDriver");
         for _ in 0..300 {
-            if !session.state().await.unwrap_or_default().is_empty() {
+            let state = session.state().await.unwrap_or_default();
+            if !state.is_empty() && state != "loading" {
                 return session;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the panel never showed a state");
+    }
+
+    /// Captures the window titled `title` as the X server shows it (what
+    /// the user sees, not WebKit's own rendering) into `path`, once the
+    /// panel has settled: a state other than loading, its fonts loaded.
+    /// The state goes into the PNG's comment (`panel-state=<state>`), so
+    /// that a published screenshot can be checked without a window.
+    pub async fn screenshot(&self, session: &Session, title: &str, path: &Path) {
+        let settled = "const s = document.querySelector('[data-testid=\"status\"]');\
+             const state = s ? (s.dataset.state || '') : '';\
+             return document.fonts.status === 'loaded' && state !== '' && state !== 'loading' ? state : '';";
+        for _ in 0..100 {
+            let before = session.js(settled).await.expect("the panel answers");
+            let Some(state) = before.as_str().filter(|s| !s.is_empty()) else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            let state = state.to_owned();
+            // Let the last change reach the screen.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).expect("the screenshot folder");
+            }
+            let captured = Command::new("import")
+                .args(["-display", &self.display_name, "-window", title])
+                .args(["-set", "comment", &format!("panel-state={state}")])
+                .args(["-define", "png:exclude-chunks=date,time"])
+                .arg(path)
+                .status()
+                .expect("ImageMagick's import runs");
+            assert!(captured.success(), "import could not capture {title:?}");
+            if session.js(settled).await.expect("the panel answers") == before {
+                return;
+            }
+        }
+        panic!("the panel never settled for a screenshot");
     }
 
     /// The app's log so far (stderr of the app and the drivers).

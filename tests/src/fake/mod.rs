@@ -269,6 +269,22 @@ impl FakeOpenRouter {
         assert!(found, "set_key_plan: this fake never issued that key");
     }
 
+    /// Sets the limit `/api/v1/key` reports for `key` (`None`: no limit),
+    /// as the user can on the consent page or the keys page.
+    ///
+    /// # Panics
+    /// If this fake never issued `key`.
+    pub fn set_key_limit(&self, key: &str, limit: Option<f64>) {
+        let found = match lock(&self.shared).key_mut(key) {
+            Some(entry) => {
+                entry.record.limit = limit;
+                true
+            }
+            None => false,
+        };
+        assert!(found, "set_key_limit: this fake never issued that key");
+    }
+
     /// Sets the `expires_at` `/api/v1/key` reports for `key` (an ISO 8601
     /// time, or `None` for a permanent key).
     ///

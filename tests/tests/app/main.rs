@@ -22,13 +22,11 @@ fn screenshot_path(name: &str) -> PathBuf {
         .join(format!("{name}.png"))
 }
 
-async fn shot(session: &Session, name: &str) {
-    // Let the last change paint before the window is captured.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    session
-        .screenshot(&screenshot_path(name))
-        .await
-        .expect("a screenshot");
+/// The app's window as the user sees it, in `target/e2e-screenshots/`.
+async fn shot(desktop: &Desktop, session: &Session, name: &str) {
+    desktop
+        .screenshot(session, "OpenRouter Connect", &screenshot_path(name))
+        .await;
 }
 
 /// Masks a key the way the panel shows it.
@@ -45,7 +43,7 @@ async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
     assert_eq!(session.state().await.unwrap(), "disconnected");
     let protection = session.text("protection").await.unwrap();
     assert!(protection.contains("Secret Service"), "{protection}");
-    shot(&session, "disconnected").await;
+    shot(&desktop, &session, "disconnected").await;
     // The page can't be pointed elsewhere: a `<base>` is ignored, and a
     // form that posts out is stopped (the CSP's base-uri and form-action).
     let refused = session
@@ -94,7 +92,7 @@ async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
     let limit = session.text("limit").await.unwrap();
     assert!(limit.contains("5.00"), "{limit}");
     assert!(limit.contains("3.75"), "the remaining credit: {limit}");
-    shot(&session, "connected").await;
+    shot(&desktop, &session, "connected").await;
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 
@@ -112,13 +110,13 @@ async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(reply.contains(fake_openrouter::CHAT_REPLY), "{reply}");
-    shot(&session, "connected-test-reply").await;
+    shot(&desktop, &session, "connected-test-reply").await;
 
     session.click("disconnect").await.unwrap();
-    shot(&session, "disconnect-confirm").await;
+    shot(&desktop, &session, "disconnect-confirm").await;
     session.click("confirm-disconnect").await.unwrap();
     session.wait_for_state("disconnected").await.unwrap();
-    shot(&session, "disconnected-after-forget").await;
+    shot(&desktop, &session, "disconnected-after-forget").await;
     desktop.assert_no_secret_leaks(&session).await;
     for slot in ["vault-a.json", "vault-b.json"] {
         let text = std::fs::read_to_string(desktop.data_dir().join(slot)).unwrap_or_default();
@@ -198,7 +196,7 @@ async fn waiting_then_cancel_and_a_denial_then_retry() {
         countdown.starts_with("14:") || countdown.starts_with("15:"),
         "{countdown}"
     );
-    shot(&session, "awaiting").await;
+    shot(&desktop, &session, "awaiting").await;
     session.click("cancel").await.unwrap();
     session.wait_for_state("disconnected").await.unwrap();
     desktop.assert_no_secret_leaks(&session).await;
@@ -212,7 +210,7 @@ async fn waiting_then_cancel_and_a_denial_then_retry() {
     let message = session.text("error-message").await.unwrap();
     assert!(message.contains("not granted"), "{message}");
     assert_eq!(session.text("connect").await.unwrap(), "Try again");
-    shot(&session, "failed-denied").await;
+    shot(&desktop, &session, "failed-denied").await;
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
@@ -227,7 +225,7 @@ async fn without_a_keychain_it_connects_and_says_the_protection_is_weaker() {
     session.click("connect").await.unwrap();
     session.wait_for_state("connected").await.unwrap();
     assert_eq!(desktop.fake.issued_keys().len(), 1);
-    shot(&session, "connected-no-keychain").await;
+    shot(&desktop, &session, "connected-no-keychain").await;
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
@@ -249,7 +247,7 @@ async fn a_damaged_store_is_kept_aside_and_the_app_starts_disconnected() {
     let notice = session.text("store-notice").await.unwrap();
     assert!(notice.contains("damaged"), "{notice}");
     assert!(notice.contains("kept aside"), "{notice}");
-    shot(&session, "store-damaged").await;
+    shot(&desktop, &session, "store-damaged").await;
     let kept: Vec<String> = std::fs::read_dir(&data)
         .unwrap()
         .flatten()
@@ -390,7 +388,7 @@ async fn a_failed_reconnect_keeps_the_old_key_working() {
     assert!(message.contains("problem on its side"), "{message}");
     let note = session.text("current-key-note").await.unwrap();
     assert!(note.contains(&masked(&key)), "{note}");
-    shot(&session, "failed-reconnect-keeps-key").await;
+    shot(&desktop, &session, "failed-reconnect-keeps-key").await;
     assert_eq!(desktop.fake.issued_keys().len(), 1);
 
     session.click("dismiss").await.unwrap();
@@ -420,7 +418,7 @@ async fn an_expired_code_says_what_happened_and_connect_starts_afresh() {
     session.wait_for_state("failed").await.unwrap();
     let message = session.text("error-message").await.unwrap();
     assert!(message.contains("expired"), "{message}");
-    shot(&session, "failed-code-expired").await;
+    shot(&desktop, &session, "failed-code-expired").await;
 
     // Try again: a new flow, with a secret of its own.
     session.click("connect").await.unwrap();
@@ -618,7 +616,7 @@ async fn a_link_that_starts_the_app_finds_no_flow_and_is_turned_away() {
     )
     .await;
     assert!(notice.contains("Click Connect"), "{notice}");
-    shot(&session, "late-link").await;
+    shot(&desktop, &session, "late-link").await;
     assert_eq!(desktop.fake.exchange_count(), 0);
     // Said until the next Connect.
     session.click("connect").await.unwrap();
@@ -717,6 +715,30 @@ async fn the_relay_page_connects_the_app_both_ways_in_both_modes() {
     }
 }
 
+/// The panel follows the desktop's dark theme (GTK's, on Linux).
+#[tokio::test]
+async fn the_panel_follows_the_dark_theme() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start(
+        "dark",
+        DesktopOptions {
+            env: vec![("GTK_THEME".into(), "Adwaita:dark".into())],
+            ..DesktopOptions::default()
+        },
+    )
+    .await;
+    let session = desktop.launch().await;
+    assert_eq!(session.state().await.unwrap(), "disconnected");
+    let background = session
+        .js("return matchMedia('(prefers-color-scheme: dark)').matches \
+             ? getComputedStyle(document.body).backgroundColor : 'light';")
+        .await
+        .unwrap();
+    assert_eq!(background, "rgb(24, 24, 27)");
+    shot(&desktop, &session, "dark-disconnected").await;
+    session.quit().await.unwrap();
+}
+
 /// Chooses the deep link as the way back in the panel's options.
 async fn choose_deep_link(session: &Session) {
     session
@@ -738,7 +760,9 @@ async fn a_revoked_key_is_reported_on_start() {
     let session = desktop.launch().await;
     let alert = wait_for_text(&session, "health-alert", "no longer valid").await;
     assert!(!alert.is_empty());
-    shot(&session, "connected-key-revoked").await;
+    // OpenRouter no longer describes the key: its limit is not known.
+    assert_eq!(session.text("limit").await.unwrap(), "Unknown right now");
+    shot(&desktop, &session, "connected-key-revoked").await;
     session.click("reconnect").await.unwrap();
     // Connected already (with the dead key): wait for the new one.
     let mut issued = desktop.fake.issued_keys();
@@ -1011,7 +1035,7 @@ async fn a_first_connect_with_a_locked_keychain_makes_no_key() {
     assert!(desktop.fake.requests().iter().all(|r| r.path != "/auth"));
     assert_eq!(desktop.fake.exchange_count(), 0);
     assert!(desktop.fake.issued_keys().is_empty());
-    shot(&session, "first-connect-keychain-locked").await;
+    shot(&desktop, &session, "first-connect-keychain-locked").await;
 
     // Unlocked, Connect goes through, under the keychain.
     unlock_keyring(&desktop);
@@ -1138,7 +1162,36 @@ async fn key_health_warns_of_expiry_and_never_turns_a_refusal_into_a_zero_balanc
     assert_eq!(session.text("free-tier").await.unwrap(), "Free tier");
     let note = session.text("new-key-note").await.unwrap();
     assert!(note.contains("stays active"), "{note}");
-    shot(&session, "connected-expiring").await;
+    shot(&desktop, &session, "connected-expiring").await;
+
+    // The key's limit is what OpenRouter reports, and where the user set
+    // another one there (on the consent page or the keys page), the panel
+    // says so instead of passing it off as the one asked for.
+    let note_shown = "return !document.querySelector('[data-testid=\"limit-note\"]').hidden;";
+    assert_eq!(session.js(note_shown).await.unwrap(), false);
+    desktop.fake.set_key_limit(&key, Some(20.0));
+    session.click("refresh").await.unwrap();
+    wait_for_text(&session, "limit", "20.00 limit").await;
+    let note = session.text("limit-note").await.unwrap();
+    assert!(
+        note.contains("You asked for a ")
+            && note.contains("10.00 limit; OpenRouter set ")
+            && note.ends_with("20.00. Change it on the key's page"),
+        "{note}"
+    );
+    assert!(note.contains("key's page"), "{note}");
+    desktop.fake.set_key_limit(&key, None);
+    session.click("refresh").await.unwrap();
+    wait_for_text(&session, "limit", "No limit").await;
+    let note = session.text("limit-note").await.unwrap();
+    assert!(
+        note.contains("10.00 limit, but this key has none."),
+        "{note}"
+    );
+    desktop.fake.set_key_limit(&key, Some(10.0));
+    session.click("refresh").await.unwrap();
+    wait_for_text(&session, "limit", "10.00 limit").await;
+    assert_eq!(session.js(note_shown).await.unwrap(), false);
 
     // OpenRouter refuses to say (403): never a balance of zero, and the
     // last figures are not passed off as current.
@@ -1148,6 +1201,8 @@ async fn key_health_warns_of_expiry_and_never_turns_a_refusal_into_a_zero_balanc
     session.click("refresh").await.unwrap();
     let usage = wait_for_text(&session, "usage", "Unknown right now").await;
     assert!(!usage.contains("0.00"), "{usage}");
+    // Nor is an unknown limit shown as none.
+    assert_eq!(session.text("limit").await.unwrap(), "Unknown right now");
     let alert = wait_for_text(&session, "health-alert", "Couldn't check this key").await;
     assert!(!alert.contains("0.00"), "{alert}");
 
@@ -1157,7 +1212,7 @@ async fn key_health_warns_of_expiry_and_never_turns_a_refusal_into_a_zero_balanc
     wait_for_text(&session, "health-alert", "your key is kept").await;
     assert_eq!(session.state().await.unwrap(), "connected");
     assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
-    shot(&session, "connected-offline").await;
+    shot(&desktop, &session, "connected-offline").await;
 
     desktop.fake.clear_fault(Endpoint::KeyInfo);
     session.click("refresh").await.unwrap();
@@ -1193,7 +1248,7 @@ async fn over_ssh_the_panel_offers_the_pasted_code_and_it_connects() {
         .await
         .unwrap();
     assert_eq!(chosen, "paste");
-    shot(&session, "paste-suggested").await;
+    shot(&desktop, &session, "paste-suggested").await;
 
     session.click("connect").await.unwrap();
     session.wait_for_state("awaiting").await.unwrap();
@@ -1210,7 +1265,7 @@ async fn over_ssh_the_panel_offers_the_pasted_code_and_it_connects() {
     let said = wait_for_text(&session, "code-error", "link").await;
     assert!(said.contains("paste it again"), "{said}");
     assert_eq!(session.state().await.unwrap(), "awaiting");
-    shot(&session, "paste-awaiting").await;
+    shot(&desktop, &session, "paste-awaiting").await;
 
     session.type_text("code-input", &code).await.unwrap();
     session.click("submit-code").await.unwrap();
@@ -1258,7 +1313,7 @@ async fn a_locked_keychain_is_said_and_the_store_left_as_it_is() {
     assert!(message.contains("keychain"), "{message}");
     let protection = session.text("protection").await.unwrap();
     assert!(protection.contains("not available"), "{protection}");
-    shot(&session, "keychain-locked").await;
+    shot(&desktop, &session, "keychain-locked").await;
 
     // Try again asks the keychain again; still locked, nothing changes and
     // no flow starts (a key made now could not be kept).
@@ -1432,7 +1487,7 @@ async fn a_data_key_deleted_from_the_keychain_is_said_and_the_store_kept_aside()
         .filter(|e| e.file_name().to_string_lossy().contains(".damaged-"))
         .count();
     assert!(kept >= 1, "the sealed records are kept aside");
-    shot(&session, "keychain-item-deleted").await;
+    shot(&desktop, &session, "keychain-item-deleted").await;
 
     // Connecting again stores a new key under a new data key.
     session.click("connect").await.unwrap();
@@ -1476,7 +1531,13 @@ async fn the_example_app_connects_with_the_plugin_alone() {
     let masked = openrouter_connect_core::ApiKey::new(issued[0].key.as_str()).masked();
     let shown = session.text("status").await.unwrap();
     assert_eq!(shown, format!("Connected: {masked}"));
-    shot(&session, "example-app-connected").await;
+    desktop
+        .screenshot(
+            &session,
+            "Connect button",
+            &screenshot_path("example-app-connected"),
+        )
+        .await;
     assert!(
         issued[0].label.starts_with("Connect button on "),
         "{}",
