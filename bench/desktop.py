@@ -27,9 +27,9 @@ import urllib.request
 APP_READY = "panel asked for the status"
 FLOOR_READY = "floor: page ready"
 # Where each program's start-up passes: main() runs, setup is done; the
-# app's setup ends with its vault read, the floor's is empty.
+# app's setup ends with the plugin's store read, the floor's is empty.
 PHASES = {
-    "app": [("main", "starting"), ("setup", "vault ready")],
+    "app": [("main", "starting"), ("setup", "store ready")],
     "floor": [("main", "floor: main"), ("setup", "floor: setup")],
 }
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -351,6 +351,63 @@ def connected_figures(display, app, fake, browser, idle_seconds, log_path):
         session.close()
 
 
+# The page's own clock, read through WebDriver once it has settled: when
+# each step of its load happened, in ms since the navigation began.
+TIMELINE_SCRIPT = """
+const nav = performance.getEntriesByType('navigation')[0];
+const paint = performance.getEntriesByType('paint').find((p) => p.name === 'first-contentful-paint');
+const status = document.querySelector('[data-testid="status"]');
+if (document.readyState !== 'complete' || (status && status.dataset.state === 'loading')) return null;
+return {
+  html_received: nav.responseEnd,
+  html_parsed: nav.domInteractive,
+  scripts_run: nav.domContentLoadedEventEnd,
+  loaded: nav.loadEventEnd,
+  first_paint: paint ? paint.startTime : null,
+};
+"""
+
+
+def page_timeline(display, program, runs, log_path, **env):
+    """Medians over `runs` starts under tauri-driver (warm: the page cache
+    is not dropped) of the page's load steps."""
+    samples = []
+    for _ in range(runs):
+        session = Session(display)
+        driver_port = free_port()
+        log = open(log_path, "w")
+        driver = session.spawn(
+            ["tauri-driver", "--port", str(driver_port), "--native-port", str(free_port())], log=log, **env
+        )
+        base = f"http://127.0.0.1:{driver_port}"
+        try:
+            for _ in range(200):
+                try:
+                    webdriver(base + "/status")
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            caps = {"capabilities": {"alwaysMatch": {"tauri:options": {"application": program}}}}
+            sid = webdriver(base + "/session", "POST", caps)["sessionId"]
+            for _ in range(200):
+                found = webdriver(f"{base}/session/{sid}/execute/sync", "POST", {"script": TIMELINE_SCRIPT, "args": []})
+                if found:
+                    samples.append(found)
+                    break
+                time.sleep(0.05)
+            webdriver(f"{base}/session/{sid}", "DELETE")
+        finally:
+            kill_group(driver)
+            log.close()
+            session.close()
+    steps = samples[0].keys() if samples else []
+    return {
+        step: statistics.median(s[step] for s in samples if s[step] is not None)
+        for step in steps
+        if any(s[step] is not None for s in samples)
+    }
+
+
 def floor_idle(display, floor, idle_seconds):
     session = Session(display)
     try:
@@ -415,6 +472,11 @@ def main():
         print(f"app connected: {connected}", flush=True)
         floor_cpu = floor_idle(display, args.floor, args.idle_seconds)
         print(f"floor idle CPU: {floor_cpu:.2f} %", flush=True)
+        timelines = {
+            "app": page_timeline(display, args.app, 3, log_path, OPENROUTER_BASE_URL="http://127.0.0.1:9"),
+            "floor": page_timeline(display, args.floor, 3, log_path),
+        }
+        print(f"page timelines: {timelines}", flush=True)
     finally:
         xvfb.terminate()
         xvfb.wait()
@@ -438,6 +500,8 @@ def main():
     result["idle_seconds"] = args.idle_seconds
     result["app"]["connected"] = connected
     result["floor"]["idle_cpu_percent"] = floor_cpu
+    for name, timeline in timelines.items():
+        result[name]["page_timeline_ms"] = timeline
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
 

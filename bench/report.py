@@ -90,6 +90,10 @@ def main():
     with open(os.path.join(args.target, "bench", "flow.json")) as f:
         flow = json.load(f)
     micro = criterion_estimates(args.target)
+    bloat = {}
+    for name in ("app", "floor"):
+        with open(os.path.join(args.target, "bench", f"bloat-{name}.json")) as f:
+            bloat[name] = json.load(f)
 
     release = os.path.join(args.target, "release")
     app_bin = os.path.getsize(os.path.join(release, "openrouter-connect"))
@@ -104,11 +108,47 @@ def main():
     pss_ratio = app["pss_kib"]["median"] / floor["pss_kib"]["median"]
     connected = app["connected"]
     connected_pss_ratio = connected["pss_kib"] / floor["pss_kib"]["median"]
+    idle_gap = connected["idle_cpu_percent"] - floor["idle_cpu_percent"]
     cb = flow["callback_to_connected_ms"]
     m = machine()
 
     def by_process(name):
         return "; ".join(f"{comm} {kib / 1024:.0f}" for comm, kib in sorted(name["pss_by_process_kib"].items()))
+
+    def crate_table():
+        floor_sizes = {c["name"]: c["size"] for c in bloat["floor"]["crates"]}
+        rows = [
+            "| crate | in the app | in the floor | the app adds |",
+            "| --- | --- | --- | --- |",
+        ]
+        for c in bloat["app"]["crates"]:
+            in_floor = floor_sizes.get(c["name"])
+            added = c["size"] - (in_floor or 0)
+            rows.append(
+                f"| `{c['name']}` | {c['size'] / 1024:.0f} KiB | "
+                + (f"{in_floor / 1024:.0f} KiB" if in_floor is not None else "(not in the top list)")
+                + f" | {added / 1024:+.0f} KiB |"
+            )
+        text_app = bloat["app"]["text-section-size"]
+        text_floor = bloat["floor"]["text-section-size"]
+        rows.append(f"| all code (`.text`) | {mib(text_app):.2f} MiB | {mib(text_floor):.2f} MiB | {(text_app - text_floor) / 1024:+.0f} KiB |")
+        return rows
+
+    def timeline_table():
+        names = [
+            ("html_received", "the page's HTML received"),
+            ("html_parsed", "HTML parsed"),
+            ("first_paint", "first paint (the app: its loading state)"),
+            ("scripts_run", "scripts run (the app: the panel asks for its status)"),
+            ("loaded", "load event done"),
+        ]
+        rows = ["| step, ms since the navigation began | app | floor |", "| --- | --- | --- |"]
+        for key, label in names:
+            a = app.get("page_timeline_ms", {}).get(key)
+            b = floor.get("page_timeline_ms", {}).get(key)
+            cell = lambda v: f"{v:.0f}" if v is not None else "none"
+            rows.append(f"| {label} | {cell(a)} | {cell(b)} |")
+        return rows
 
     def spread(s, unit, scale=1.0):
         return f"{s['median'] * scale:.0f} {unit} (min {s['min'] * scale:.0f}, max {s['max'] * scale:.0f}, sd {s['stdev'] * scale:.0f}; n={s['n']})"
@@ -135,11 +175,11 @@ def main():
         "",
         "| | app | floor | ratio | target |",
         "| --- | --- | --- | --- | --- |",
-        f"| start-up, exec to first status (median) | {spread(app['startup_ms'], 'ms')} | {spread(floor['startup_ms'], 'ms')} | {start_ratio:.3f} | ≤ 1.10: {verdict(start_ratio <= 1.10)} |",
-        f"| memory after start, RSS of the process tree | {spread(app['rss_kib'], 'MiB', 1 / 1024)} | {spread(floor['rss_kib'], 'MiB', 1 / 1024)} | {rss_ratio:.3f} | ≤ 1.10: {verdict(rss_ratio <= 1.10)} |",
-        f"| memory after start, PSS of the process tree | {spread(app['pss_kib'], 'MiB', 1 / 1024)} | {spread(floor['pss_kib'], 'MiB', 1 / 1024)} | {pss_ratio:.3f} | ≤ 1.10: {verdict(pss_ratio <= 1.10)} |",
-        f"| memory after a connect, PSS (RSS) | {connected['pss_kib'] / 1024:.0f} MiB ({connected['rss_kib'] / 1024:.0f} MiB), {connected['processes']} processes | (no connect) | {connected_pss_ratio:.3f} of the floor after start | |",
-        f"| idle CPU over {desktop.get('idle_seconds', 30):.0f} s (app connected) | {connected['idle_cpu_percent']:.2f} % of a core | {floor['idle_cpu_percent']:.2f} % | | none to speak of: {verdict(connected['idle_cpu_percent'] < 1.0)} |",
+        f"| start-up, exec to first status (median) | {spread(app['startup_ms'], 'ms')} | {spread(floor['startup_ms'], 'ms')} | {start_ratio:.3f} | ≤ 1.05: {verdict(start_ratio <= 1.05)} |",
+        f"| memory after start, PSS of the process tree | {spread(app['pss_kib'], 'MiB', 1 / 1024)} | {spread(floor['pss_kib'], 'MiB', 1 / 1024)} | {pss_ratio:.3f} | ≤ 1.05: {verdict(pss_ratio <= 1.05)} |",
+        f"| memory after start, RSS of the process tree | {spread(app['rss_kib'], 'MiB', 1 / 1024)} | {spread(floor['rss_kib'], 'MiB', 1 / 1024)} | {rss_ratio:.3f} | |",
+        f"| memory after a connect, PSS (RSS) | {connected['pss_kib'] / 1024:.0f} MiB ({connected['rss_kib'] / 1024:.0f} MiB), {connected['processes']} processes | (no connect) | {connected_pss_ratio:.3f} of the floor after start | ≤ 1.10: {verdict(connected_pss_ratio <= 1.10)} |",
+        f"| idle CPU over {desktop.get('idle_seconds', 30):.0f} s (app connected) | {connected['idle_cpu_percent']:.2f} % of a core | {floor['idle_cpu_percent']:.2f} % | {idle_gap:+.2f} points | the floor's, within 0.1 point: {verdict(idle_gap <= 0.1)} |",
         f"| release binary | {mib(app_bin):.2f} MiB | {mib(floor_bin):.2f} MiB | {app_bin / floor_bin:.2f} | |",
         f"| `.deb` | {mib(app_deb_size):.2f} MiB ({app_deb_size / 1e6:.2f} MB) | {mib(floor_deb_size):.2f} MiB | {app_deb_size / floor_deb_size:.2f} | < 6 MB: {verdict(app_deb_size < 6e6)} |",
         "",
@@ -148,7 +188,7 @@ def main():
         "| phase | app | floor |",
         "| --- | --- | --- |",
         f"| exec → `main()` (loading the program and its libraries) | {app['phases_ms']['main']:.0f} | {floor['phases_ms']['main']:.0f} |",
-        f"| `main()` → setup done (plugins, GTK, the app's vault read) | {app['phases_ms']['setup'] - app['phases_ms']['main']:.0f} | {floor['phases_ms']['setup'] - floor['phases_ms']['main']:.0f} |",
+        f"| `main()` → setup done (plugins, GTK; the app's store read) | {app['phases_ms']['setup'] - app['phases_ms']['main']:.0f} | {floor['phases_ms']['setup'] - floor['phases_ms']['main']:.0f} |",
         f"| setup done → the page's first call (window, WebKit, the page) | {app['startup_ms']['median'] - app['phases_ms']['setup']:.0f} | {floor['startup_ms']['median'] - floor['phases_ms']['setup']:.0f} |",
         "",
         f"Where the memory is (PSS in MiB per process, last start): app: {by_process(app)}; floor: {by_process(floor)}.",
@@ -158,6 +198,41 @@ def main():
         "calling `ready`. RSS counts shared pages once per process; PSS splits",
         "them between the processes that share them.",
         "",
+        "### Where the page's time goes",
+        "",
+        "The page's own clock (Navigation and Paint Timing), read through",
+        "WebDriver once the page settled; medians of 3 warm starts per program",
+        "under tauri-driver, so shorter than the cold starts above:",
+        "",
+        *timeline_table(),
+        "",
+        "The floor's page is one paragraph and an inline script that runs while",
+        "the HTML is parsed. The panel's scripts are ES modules, which run after",
+        "the HTML is parsed and its stylesheet loaded, and after the first paint",
+        "of its loading state; the whole start-up gap to the floor is there.",
+        "Cut from it so far: font stacks naming families a Linux system lacks",
+        "(each missing family cost a font lookup before the first paint, about",
+        "100 ms cold), the locale data of the money and date formats (now built",
+        "at their first use, tens of ms cold, not needed until connected), and",
+        "the second round trip (the status is asked before the event listener",
+        "is set up, not after). Left: loading the module scripts and the",
+        "stylesheet as files of their own. Inlining the page into one file",
+        "would need a build step the project does not have.",
+        "",
+        "The memory gap is the web process (the floor's page has no stylesheet,",
+        "form controls or scripts) and the app's process (a larger binary, the",
+        "keychain's and single instance's D-Bus connections, the HTTP client):",
+        "see the PSS per process above.",
+        "",
+        "### What each crate adds to the binary",
+        "",
+        "`cargo bloat --crates` on unstripped builds of both programs (same",
+        "profile otherwise). With LTO, generic code is counted in the crate that",
+        "instantiates it, so the app's own crate holds much of its",
+        "dependencies' code.",
+        "",
+        *crate_table(),
+        "",
         "## The flow",
         "",
         f"{flow['flows']} connects against the fake OpenRouter on loopback, with the real",
@@ -166,7 +241,7 @@ def main():
         "",
         "| | p50 | p95 | max | target |",
         "| --- | --- | --- | --- | --- |",
-        f"| callback sent → connected (exchange, keychain read, seal, store write) | {cb['p50']:.2f} ms | {cb['p95']:.2f} ms | {cb['max']:.2f} ms | p95 < 50 ms: {verdict(cb['p95'] < 50)} |",
+        f"| callback sent → connected (exchange, keychain read, seal, store write) | {cb['p50']:.2f} ms | {cb['p95']:.2f} ms | {cb['max']:.2f} ms | p95 < 25 ms: {verdict(cb['p95'] < 25)} |",
         f"| the limit: the same GET over raw loopback, answered at once | {flow['raw_loopback_ms']['p50']:.3f} ms | {flow['raw_loopback_ms']['p95']:.3f} ms | {flow['raw_loopback_ms']['max']:.3f} ms | |",
         f"| vault save (keychain read, seal, store file) | {flow['vault_save_ms']['p50']:.2f} ms | {flow['vault_save_ms']['p95']:.2f} ms | {flow['vault_save_ms']['max']:.2f} ms | |",
         f"| vault load (keychain read, open) | {flow['vault_load_ms']['p50']:.2f} ms | {flow['vault_load_ms']['p95']:.2f} ms | {flow['vault_load_ms']['max']:.2f} ms | |",

@@ -4,7 +4,8 @@
 # (bench/desktop.py), the flow benchmark (tests/benches/flow.rs) and the
 # core's Criterion benchmarks, and writes BENCHMARKS.md.
 #
-# BENCH_RUNS (default 10) sets the start-ups per program.
+# BENCH_RUNS (default 10) sets the start-ups per program. About 25
+# minutes from a clean clone, most of it the release builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,14 @@ target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,
 export CARGO_TARGET_DIR="$target"
 tauri="$PWD/node_modules/.bin/tauri"
 mkdir -p "$target/bench"
+
+echo "== what each crate adds (unstripped builds; the release builds below replace them)"
+command -v cargo-bloat >/dev/null || cargo install cargo-bloat --locked
+for program in openrouter-connect:app tauri-floor:floor; do
+  CARGO_PROFILE_RELEASE_STRIP=false cargo bloat --release --locked -p "${program%%:*}" \
+    --features tauri/custom-protocol --crates -n 15 --message-format json \
+    > "$target/bench/bloat-${program##*:}.json"
+done
 
 echo "== release builds and packages"
 "$tauri" build --bundles deb
@@ -31,6 +40,7 @@ echo "== the flow, with the real keychain and store"
 cargo bench --locked -p openrouter-connect-tests --bench flow -- --json "$target/bench/flow.json"
 
 echo "== the core's steps"
+rm -rf "$target/criterion"
 cargo bench --locked -p openrouter-connect-core --bench core
 
 python3 bench/report.py --target "$target" --command "make bench"
