@@ -26,10 +26,11 @@ import urllib.request
 
 APP_READY = "panel asked for the status"
 FLOOR_READY = "floor: page ready"
-# Where each program's start-up passes: main() runs, setup is done; the
-# app's setup ends with the plugin's store read, the floor's is empty.
+# Where each program's start-up passes: main() runs, and each one's setup
+# hook runs (after Tauri's own setup and the plugins', before the window
+# opens); the app's plugins read the store there, the floor has none.
 PHASES = {
-    "app": [("main", "starting"), ("setup", "store ready")],
+    "app": [("main", "starting"), ("setup", "opening the window")],
     "floor": [("main", "floor: main"), ("setup", "floor: setup")],
 }
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")

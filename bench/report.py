@@ -188,7 +188,7 @@ def main():
         "| phase | app | floor |",
         "| --- | --- | --- |",
         f"| exec → `main()` (loading the program and its libraries) | {app['phases_ms']['main']:.0f} | {floor['phases_ms']['main']:.0f} |",
-        f"| `main()` → setup done (plugins, GTK; the app's store read) | {app['phases_ms']['setup'] - app['phases_ms']['main']:.0f} | {floor['phases_ms']['setup'] - floor['phases_ms']['main']:.0f} |",
+        f"| `main()` → setup done (GTK, Tauri, the plugins: the app's store read) | {app['phases_ms']['setup'] - app['phases_ms']['main']:.0f} | {floor['phases_ms']['setup'] - floor['phases_ms']['main']:.0f} |",
         f"| setup done → the page's first call (window, WebKit, the page) | {app['startup_ms']['median'] - app['phases_ms']['setup']:.0f} | {floor['startup_ms']['median'] - floor['phases_ms']['setup']:.0f} |",
         "",
         f"Where the memory is (PSS in MiB per process, last start): app: {by_process(app)}; floor: {by_process(floor)}.",

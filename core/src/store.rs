@@ -19,7 +19,9 @@ pub struct KeyMeta {
     pub masked: String,
     /// The label asked for at consent.
     pub label: Option<String>,
-    /// The spending limit asked for at consent, in USD.
+    /// The spending limit asked for at consent, in USD: a request, which
+    /// the user can change on the consent page. The key's own limit is
+    /// [`KeyInfo::limit`](crate::KeyInfo::limit).
     pub limit: Option<f64>,
     /// OpenRouter's user id, when the exchange returned one.
     pub user_id: Option<String>,
