@@ -343,24 +343,45 @@ async function start() {
     events += 1;
     apply(next);
   });
-  listening.catch(() => {}); // Reported below, when awaited.
+  listening.catch(() => {}); // Awaited below, after the first answer.
+  let firstFailed = false;
   try {
     const answer = await first;
+    // An event may have come first, and is newer.
     if (status === null) apply(answer);
-    await listening;
-    // A change made before the listener existed sent its event to no one:
-    // ask again, unless an event has come since.
-    const seen = events;
-    const now = await openrouter.status();
-    if (events === seen) apply(now);
   } catch (reason) {
+    firstFailed = true;
     local.commandError = openrouter.toError(reason);
     render();
   }
-  if (status === null) {
-    el.status.dataset.state = 'unavailable';
-    el.statusText.textContent = "Couldn't load the connection's status";
+  try {
+    await listening;
+  } catch (reason) {
+    // No change will reach the page: say so, over any status shown.
+    local.commandError = openrouter.toError(reason);
+    render();
+    showIfUnavailable();
+    return;
   }
+  // A change made before the listener existed sent its event to no one
+  // (and a first answer may have failed): ask again, unless an event has
+  // come since.
+  const seen = events;
+  try {
+    const now = await openrouter.status();
+    if (firstFailed) local.commandError = null;
+    if (events === seen) apply(now);
+    else render();
+  } catch {
+    // The first answer, or the events to come, stand.
+  }
+  showIfUnavailable();
+}
+
+function showIfUnavailable() {
+  if (status !== null) return;
+  el.status.dataset.state = 'unavailable';
+  el.statusText.textContent = "Couldn't load the connection's status";
 }
 
 start();

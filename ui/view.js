@@ -314,7 +314,7 @@ export function createView(doc = document) {
     if (asked !== null && actual === null) {
       words = `You asked for a ${money(asked)} limit, but this key has none.`;
     } else if (asked !== null && actual !== undefined && cents(actual) !== cents(asked)) {
-      words = `You asked for a ${money(asked)} limit; OpenRouter set ${money(actual)}.`;
+      words = `You asked for a ${money(asked)} limit; this key's limit is ${money(actual)}.`;
     }
     show(el.limitNote, words !== null);
     setText(part(el.limitNote, 'text'), words || '');

@@ -23,7 +23,7 @@ pub fn run() {
         )
         .setup(|app| {
             exit_on_sigterm(app.handle().clone());
-            tracing::info!("set up; opening the window");
+            tracing::info!("setup hook ran");
             Ok(())
         })
         .build(tauri::generate_context!());

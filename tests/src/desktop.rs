@@ -325,12 +325,15 @@ impl Desktop {
     /// The state goes into the PNG's comment (`panel-state=<state>`), so
     /// that a published screenshot can be checked without a window.
     pub async fn screenshot(&self, session: &Session, title: &str, path: &Path) {
+        // The state, and the page's text: a change within a state (a
+        // health check landing, a busy label) also means not settled.
         let settled = "const s = document.querySelector('[data-testid=\"status\"]');\
              const state = s ? (s.dataset.state || '') : '';\
-             return document.fonts.status === 'loaded' && state !== '' && state !== 'loading' ? state : '';";
+             return document.fonts.status === 'loaded' && state !== '' && state !== 'loading'\
+               ? [state, document.body.innerText] : null;";
         for _ in 0..100 {
             let before = session.js(settled).await.expect("the panel answers");
-            let Some(state) = before.as_str().filter(|s| !s.is_empty()) else {
+            let Some(state) = before.get(0).and_then(|s| s.as_str()) else {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };

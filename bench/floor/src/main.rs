@@ -2,7 +2,7 @@
 //! says so on stderr: the moment the benchmarks take as its start-up,
 //! as the app's own panel asking for its status is the app's. It also
 //! marks the start of `main` and of its setup hook, as the app's log does
-//! ("starting", "vault ready"), so that start-up splits into phases.
+//! ("starting", "setup hook ran"), so that start-up splits into phases.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 

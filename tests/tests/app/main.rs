@@ -1175,7 +1175,7 @@ async fn key_health_warns_of_expiry_and_never_turns_a_refusal_into_a_zero_balanc
     let note = session.text("limit-note").await.unwrap();
     assert!(
         note.contains("You asked for a ")
-            && note.contains("10.00 limit; OpenRouter set ")
+            && note.contains("10.00 limit; this key's limit is ")
             && note.ends_with("20.00. Change it on the key's page"),
         "{note}"
     );
