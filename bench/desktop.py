@@ -285,6 +285,19 @@ def webdriver(url, method="GET", body=None):
         return json.loads(answer.read() or b"null")["value"]
 
 
+def start_session(base, program):
+    """Waits for tauri-driver at `base`, then starts `program` under it;
+    returns the WebDriver session id."""
+    for _ in range(200):
+        try:
+            webdriver(base + "/status")
+            break
+        except OSError:
+            time.sleep(0.05)
+    caps = {"capabilities": {"alwaysMatch": {"tauri:options": {"application": program}}}}
+    return webdriver(base + "/session", "POST", caps)["sessionId"]
+
+
 def connected_figures(display, app, fake, browser, idle_seconds, log_path):
     """Starts the app under tauri-driver, connects it against the fake
     OpenRouter with the scripted browser, then measures its tree."""
@@ -305,15 +318,7 @@ def connected_figures(display, app, fake, browser, idle_seconds, log_path):
     )
     base = f"http://127.0.0.1:{driver_port}"
     try:
-        for _ in range(200):
-            try:
-                webdriver(base + "/status")
-                break
-            except OSError:
-                time.sleep(0.05)
-        caps = {"capabilities": {"alwaysMatch": {"tauri:options": {"application": app}}}}
-        sid = webdriver(base + "/session", "POST", caps)["sessionId"]
-        s = f"{base}/session/{sid}"
+        s = f"{base}/session/{start_session(base, app)}"
 
         def js(script):
             return webdriver(s + "/execute/sync", "POST", {"script": script, "args": []})
@@ -382,14 +387,7 @@ def page_timeline(display, program, runs, log_path, **env):
         )
         base = f"http://127.0.0.1:{driver_port}"
         try:
-            for _ in range(200):
-                try:
-                    webdriver(base + "/status")
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            caps = {"capabilities": {"alwaysMatch": {"tauri:options": {"application": program}}}}
-            sid = webdriver(base + "/session", "POST", caps)["sessionId"]
+            sid = start_session(base, program)
             for _ in range(200):
                 found = webdriver(f"{base}/session/{sid}/execute/sync", "POST", {"script": TIMELINE_SCRIPT, "args": []})
                 if found:
