@@ -1180,6 +1180,7 @@ async fn key_health_warns_of_expiry_and_never_turns_a_refusal_into_a_zero_balanc
         "{note}"
     );
     assert!(note.contains("key's page"), "{note}");
+    shot(&desktop, &session, "connected-limit-changed").await;
     desktop.fake.set_key_limit(&key, None);
     session.click("refresh").await.unwrap();
     wait_for_text(&session, "limit", "No limit").await;
