@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing and packaging need, when it is missing:
 # Debian's packages (as root, or through sudo), the Rust components and
-# target for the Windows check, tauri-driver and cargo-fuzz. Safe to run again: it
+# target for the Windows build, tauri-driver and cargo-fuzz. Safe to run again: it
 # only installs what is absent. The Tauri CLI, for bundling only, comes
 # with `make bundle`.
 set -euo pipefail
@@ -16,8 +16,8 @@ packages=(
     desktop-file-utils imagemagick libglib2.0-bin
     # the relay page, in a real headless browser
     chromium chromium-driver
-    # the Windows compile check
-    gcc-mingw-w64-x86-64
+    # the Windows build, and its tests run under Wine
+    gcc-mingw-w64-x86-64 wine64
 )
 
 missing=()

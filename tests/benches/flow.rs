@@ -9,7 +9,11 @@
 //! - vault save and load on their own.
 //!
 //! Prints a table and, with `--json FILE`, writes the figures for
-//! `bench/report.py`. Linux only (gnome-keyring).
+//! `bench/report.py`. Linux only (gnome-keyring): elsewhere it builds to
+//! nothing.
+
+#![cfg_attr(not(target_os = "linux"), no_main)]
+#![cfg(target_os = "linux")]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -6,15 +6,16 @@
 //! aside, on the record of the last operation that finished or of the one
 //! the kill interrupted: never a corrupt or an empty one.
 //!
-//! Two phases, each with its own data directory: the fallback key file
-//! (no D-Bus), and the Secret Service (gnome-keyring in its own
-//! `dbus-run-session`). Each phase and each child is this same program,
-//! told its role by the environment. Linux only, like the desktop
-//! harness it borrows from.
+//! Two phases on Linux, each with its own data directory: the fallback
+//! key file (no D-Bus), and the Secret Service (gnome-keyring in its own
+//! `dbus-run-session`). On Windows one: the Credential Manager, the child
+//! ended by `TerminateProcess` (`make test` runs it under Wine). Each
+//! phase and each child is this same program, told its role by the
+//! environment.
 //!
-//! A third phase kills the real app while it quits: connected, started
-//! under Xvfb, sent SIGTERM (which it takes like a closed window) and
-//! killed with SIGKILL at a random moment of its way out, again and
+//! A third phase on Linux kills the real app while it quits: connected,
+//! started under Xvfb, sent SIGTERM (which it takes like a closed window)
+//! and killed with SIGKILL at a random moment of its way out, again and
 //! again. After each kill the vault's files are what they were, byte for
 //! byte, and open on the same key: quitting writes nothing.
 
@@ -24,13 +25,22 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[cfg(target_os = "linux")]
 use fake_openrouter::desktop;
 use openrouter_connect_core::{ApiKey, KeyStore, LocalStore, Protection, StoredKey};
 use rand::Rng;
+#[cfg(unix)]
 use std::os::unix::process::CommandExt;
 
-/// The app's identifier: the keychain service and the records' binding.
-const IDENTIFIER: &str = "io.github.openrouterconnect";
+/// The keychain service and the records' binding. On Linux the app's own
+/// (the quit phase opens the app's store; every phase has a keychain of
+/// its own); on Windows one of the test's, as the Credential Manager is
+/// the user's.
+const IDENTIFIER: &str = if cfg!(windows) {
+    "io.github.openrouterconnect.test-crash"
+} else {
+    "io.github.openrouterconnect"
+};
 /// Kills per phase.
 const KILLS: u32 = 150;
 const ROLE: &str = "CRASH_TEST_ROLE";
@@ -40,6 +50,7 @@ const FIRST: &str = "CRASH_TEST_FIRST";
 fn main() -> ExitCode {
     match std::env::var(ROLE).as_deref() {
         Ok("child") => child(),
+        #[cfg(target_os = "linux")]
         Ok("quit") => {
             let dir = PathBuf::from(std::env::var(DIR).expect("the phase's folder"));
             quit_loop(&dir);
@@ -110,21 +121,22 @@ fn kill_loop(phase: &str, dir: &Path) {
     // The state before operation `next`: nothing stored yet.
     let mut next: u64 = 0;
     let mut state: Option<String> = None;
-    let (mut operations, mut interrupted, mut torn) = (0u64, 0u32, 0u32);
+    let (mut operations, mut interrupted, mut torn, mut half_written) = (0u64, 0u32, 0u32, 0u32);
+    let mut respawns = 0u32;
     // How long an operation takes, as measured from here; the first child
     // runs a few operations to measure it.
     let (mut took, mut finished) = (Duration::ZERO, 0u32);
     let mut average = None;
     let mut completed = 0u64;
     for kill in 0..KILLS {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
             .env(ROLE, "child")
             .env(DIR, dir)
             .env(FIRST, next.to_string())
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the child starts");
+            .stdout(Stdio::piped());
+        let mut child = spawn(&mut command, &mut respawns);
         let progress = Arc::new(Mutex::new(Progress::default()));
         let (said, heard) = std::sync::mpsc::channel();
         let reader = {
@@ -164,11 +176,17 @@ fn kill_loop(phase: &str, dir: &Path) {
                 }
             }
         }
+        // SIGKILL on Unix; `TerminateProcess` with exit code 1 on Windows.
         child.kill().unwrap();
         let status = child.wait().unwrap();
         reader.join().unwrap();
+        let killed = if cfg!(windows) {
+            status.code() == Some(1)
+        } else {
+            status.code().is_none()
+        };
         assert!(
-            status.code().is_none(),
+            killed,
             "kill {kill}: the child ended by itself ({status}) instead of being killed"
         );
 
@@ -204,8 +222,15 @@ fn kill_loop(phase: &str, dir: &Path) {
             storage.notice()
         );
         let protection = storage.protection();
-        if in_keychain {
-            assert_eq!(protection, Protection::Keychain);
+        if half_written_under_wine(protection) {
+            half_written += 1;
+        } else if in_keychain {
+            assert_eq!(
+                protection,
+                Protection::Keychain,
+                "kill {kill} (operation {begun}): {}",
+                keychain_answer()
+            );
         } else {
             assert!(
                 matches!(protection, Protection::KeyFile(_)),
@@ -229,12 +254,76 @@ fn kill_loop(phase: &str, dir: &Path) {
         state = found;
     }
     println!(
-        "crash phase {phase}: {KILLS} SIGKILLs survived, {interrupted} of them mid-operation, \
+        "crash phase {phase}: {KILLS} kills survived, {interrupted} of them mid-operation, \
          {torn} leaving a torn store file; {operations} operations (connect, reconnect, disconnect) begun and {completed} \
-         finished, {:.2} ms each on average; {:.1} s",
+         finished, {:.2} ms each on average; {:.1} s{}",
         average.unwrap_or_default().as_secs_f64() * 1000.0,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        if half_written + respawns > 0 {
+            format!(
+                "; under Wine, {half_written} kills left the credential half-written (the store fell back to its key file) \
+                 and {respawns} child starts failed and were tried again"
+            )
+        } else {
+            String::new()
+        }
     );
+}
+
+/// Starts a child. Under Wine, `CreateProcess` right after a
+/// `TerminateProcess` now and then fails with `ERROR_INTERNAL_ERROR`: the
+/// start is tried again, a few times, and counted.
+fn spawn(command: &mut Command, respawns: &mut u32) -> std::process::Child {
+    let under_wine = std::env::var_os("UNDER_WINE").is_some();
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Ok(child) => return child,
+            Err(e) if under_wine && tries < 5 => {
+                tries += 1;
+                *respawns += 1;
+                eprintln!("the child did not start ({e}); trying again");
+                std::thread::sleep(Duration::from_millis(50 * tries));
+            }
+            Err(e) => panic!("the child starts: {e}"),
+        }
+    }
+}
+
+/// Wine writes a credential as a registry key and then its values, one
+/// call each, where Windows writes it whole: a kill in between leaves a
+/// key without values, which Wine's `CredReadW` refuses
+/// (`ERROR_FILE_NOT_FOUND`). The store then takes the keychain as not
+/// answering and falls back to its key file, asking the keychain again
+/// at the next save, as it does on any system. Allowed under Wine alone
+/// (its runner sets `UNDER_WINE`), and counted.
+#[cfg(windows)]
+fn half_written_under_wine(protection: Protection) -> bool {
+    std::env::var_os("UNDER_WINE").is_some()
+        && protection == Protection::KeyFile(openrouter_connect_core::KeyFileReason::KeychainFailed)
+        && matches!(
+            keyring::Entry::new(IDENTIFIER, "vault-data-key").map(|e| e.get_secret()),
+            Ok(Err(keyring::Error::PlatformFailure(_)))
+        )
+}
+
+#[cfg(not(windows))]
+fn half_written_under_wine(_: Protection) -> bool {
+    false
+}
+
+/// What the keychain says of the data key, for a failure's message.
+#[cfg(windows)]
+fn keychain_answer() -> String {
+    match keyring::Entry::new(IDENTIFIER, "vault-data-key").map(|e| e.get_secret()) {
+        Ok(Ok(secret)) => format!("the credential holds {} bytes", secret.len()),
+        Ok(Err(e)) | Err(e) => format!("the credential can't be read: {e:?}"),
+    }
+}
+
+#[cfg(not(windows))]
+fn keychain_answer() -> String {
+    String::new()
 }
 
 /// A store file the kill cut short: there, but not JSON.
@@ -256,6 +345,7 @@ fn describe(key: &Option<String>) -> String {
 }
 
 /// Runs each phase as a process of its own, with its own `HOME`.
+#[cfg(target_os = "linux")]
 fn run_phases() -> ExitCode {
     let root =
         std::env::temp_dir().join(format!("openrouter-connect-crash-{}", std::process::id()));
@@ -310,10 +400,47 @@ fn run_phases() -> ExitCode {
     }
 }
 
+/// The Credential Manager phase, as a process of its own.
+#[cfg(windows)]
+fn run_phases() -> ExitCode {
+    let root =
+        std::env::temp_dir().join(format!("openrouter-connect-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let data = root.join("keychain");
+    std::fs::create_dir_all(&data).unwrap();
+    let status = Command::new(std::env::current_exe().unwrap())
+        .env(ROLE, "keychain")
+        .env(DIR, &data)
+        .stdin(Stdio::null())
+        .status()
+        .expect("the phase starts");
+    // A disconnect takes the data key with it: no test credential
+    // outlives the run.
+    let _ = open(&data).clear();
+    if status.success() {
+        let _ = std::fs::remove_dir_all(&root);
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "crash phase keychain failed: {status}; its folder is kept in {}",
+            root.display()
+        );
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
+fn run_phases() -> ExitCode {
+    eprintln!("the crash test runs on Linux and Windows");
+    ExitCode::SUCCESS
+}
+
 /// Kills while the app quits.
+#[cfg(target_os = "linux")]
 const QUIT_KILLS: u32 = 150;
 
 /// The quit phase: the real app, connected, quitting and killed.
+#[cfg(target_os = "linux")]
 fn quit_loop(dir: &Path) {
     let key = key_after(0).expect("a key");
     open(dir).save(&record(&key)).unwrap();

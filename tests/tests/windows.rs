@@ -1,0 +1,116 @@
+//! The data key in the Windows Credential Manager, through the keyring
+//! crate's Windows store: where `LocalStore` puts it, what a disconnect
+//! and a user deleting the credential do. `make test` runs this under
+//! Wine; the workflow runs it on a real Windows runner.
+
+#![cfg(windows)]
+
+use std::path::{Path, PathBuf};
+
+use openrouter_connect_core::{
+    ApiKey, Error, KeyStore, LocalStore, Protection, StoreNotice, StoredKey,
+};
+
+/// The keychain entry's account name, as the core names it.
+const ACCOUNT: &str = "vault-data-key";
+
+/// A fresh folder and an identifier of the test's own: the Credential
+/// Manager is the user's, never the app's entry.
+fn scratch(name: &str) -> (String, PathBuf) {
+    let id = format!("io.github.openrouterconnect.test-windows-{name}");
+    let dir = std::env::temp_dir().join(format!(
+        "openrouter-connect-windows-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Ok(entry) = keyring::Entry::new(&id, ACCOUNT) {
+        let _ = entry.delete_credential();
+    }
+    (id, dir)
+}
+
+fn key(n: u8) -> String {
+    format!("sk-or-v1-{}", char::from(b'0' + n).to_string().repeat(64))
+}
+
+fn record(key: &str) -> StoredKey {
+    StoredKey::new(ApiKey::new(key), Some("windows".to_owned()), None, None)
+}
+
+/// Every byte of every file in `dir`.
+fn all_bytes(dir: &Path) -> Vec<u8> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .flat_map(|e| std::fs::read(e.path()).unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn the_data_key_is_a_credential_and_a_disconnect_deletes_it() {
+    let (id, dir) = scratch("credential");
+    let (store, loaded) = LocalStore::open(&id, &dir);
+    assert_eq!(loaded, Ok(None));
+    assert_eq!(store.protection(), Protection::Keychain);
+    store.save(&record(&key(1))).unwrap();
+
+    let entry = keyring::Entry::new(&id, ACCOUNT).unwrap();
+    let secret = entry.get_secret().expect("the data key is a credential");
+    assert_eq!(secret.len(), 44, "32 bytes in base64");
+    assert!(!dir.join("vault-data-key").exists(), "no key file");
+    let on_disk = all_bytes(&dir);
+    assert!(!on_disk.is_empty());
+    for secret_text in [key(1).as_bytes(), secret.as_slice()] {
+        assert!(
+            !on_disk.windows(secret_text.len()).any(|w| w == secret_text),
+            "the folder holds neither the key nor its data key"
+        );
+    }
+
+    // A fresh start opens the record with the credential's data key.
+    drop(store);
+    let (store, loaded) = LocalStore::open(&id, &dir);
+    assert_eq!(loaded.unwrap().unwrap().label.as_deref(), Some("windows"));
+    assert_eq!(
+        store.load().unwrap().unwrap().key.expose_secret(),
+        key(1).as_str()
+    );
+
+    store.clear().unwrap();
+    assert!(matches!(entry.get_secret(), Err(keyring::Error::NoEntry)));
+    assert!(store.load().unwrap().is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_credential_deleted_by_the_user_is_said_and_the_records_kept_aside() {
+    let (id, dir) = scratch("deleted");
+    let (store, _) = LocalStore::open(&id, &dir);
+    store.save(&record(&key(2))).unwrap();
+    drop(store);
+    // Behind the app's back, as a user cleaning Credential Manager would.
+    keyring::Entry::new(&id, ACCOUNT)
+        .unwrap()
+        .delete_credential()
+        .unwrap();
+
+    let (store, loaded) = LocalStore::open(&id, &dir);
+    assert_eq!(loaded, Ok(None));
+    let Some(StoreNotice::SetAside { cause, files }) = store.notice() else {
+        panic!("the records are kept aside: {:?}", store.notice());
+    };
+    assert_eq!(cause, Error::DataKeyMissing);
+    assert!(!files.is_empty());
+    assert!(files.iter().all(|f| f.exists()), "kept, never deleted");
+
+    // The next connect stores a key under a new data key.
+    store.save(&record(&key(3))).unwrap();
+    let (store, _) = LocalStore::open(&id, &dir);
+    assert_eq!(store.protection(), Protection::Keychain);
+    assert_eq!(
+        store.load().unwrap().unwrap().key.expose_secret(),
+        key(3).as_str()
+    );
+    store.clear().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
