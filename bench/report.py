@@ -98,7 +98,7 @@ def main():
     release = os.path.join(args.target, "release")
     app_bin = os.path.getsize(os.path.join(release, "openrouter-connect"))
     floor_bin = os.path.getsize(os.path.join(release, "tauri-floor"))
-    app_deb = max(glob.glob(os.path.join(release, "bundle", "deb", "OpenRouter Connect_*.deb")), key=os.path.getmtime)
+    app_deb = max(glob.glob(os.path.join(release, "bundle", "deb", "openrouter-connect_*.deb")), key=os.path.getmtime)
     floor_deb = max(glob.glob(os.path.join(release, "bundle", "deb", "Tauri Floor_*.deb")), key=os.path.getmtime)
     app_deb_size, floor_deb_size = os.path.getsize(app_deb), os.path.getsize(floor_deb)
 

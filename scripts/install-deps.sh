@@ -18,6 +18,8 @@ packages=(
     chromium chromium-driver
     # the Windows build, and its tests run under Wine
     gcc-mingw-w64-x86-64 wine64
+    # the Linux packages' checks
+    lintian rpm cpio
 )
 
 missing=()

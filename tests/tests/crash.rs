@@ -8,8 +8,9 @@
 //!
 //! Two phases on Linux, each with its own data directory: the fallback
 //! key file (no D-Bus), and the Secret Service (gnome-keyring in its own
-//! `dbus-run-session`). On Windows one: the Credential Manager, the child
-//! ended by `TerminateProcess` (`make test` runs it under Wine). Each
+//! `dbus-run-session`). Elsewhere one, the OS keychain: on Windows the
+//! Credential Manager, the child ended by `TerminateProcess` (`make test`
+//! runs it under Wine); on macOS the login keychain. Each
 //! phase and each child is this same program, told its role by the
 //! environment.
 //!
@@ -29,17 +30,16 @@ use std::time::{Duration, Instant};
 use fake_openrouter::desktop;
 use openrouter_connect_core::{ApiKey, KeyStore, LocalStore, Protection, StoredKey};
 use rand::Rng;
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 use std::os::unix::process::CommandExt;
 
 /// The keychain service and the records' binding. On Linux the app's own
 /// (the quit phase opens the app's store; every phase has a keychain of
-/// its own); on Windows one of the test's, as the Credential Manager is
-/// the user's.
-const IDENTIFIER: &str = if cfg!(windows) {
-    "io.github.openrouterconnect.test-crash"
-} else {
+/// its own); elsewhere one of the test's, as the keychain is the user's.
+const IDENTIFIER: &str = if cfg!(target_os = "linux") {
     "io.github.openrouterconnect"
+} else {
+    "io.github.openrouterconnect.test-crash"
 };
 /// Kills per phase.
 const KILLS: u32 = 150;
@@ -400,8 +400,9 @@ fn run_phases() -> ExitCode {
     }
 }
 
-/// The Credential Manager phase, as a process of its own.
-#[cfg(windows)]
+/// The keychain phase, as a process of its own: the Credential Manager on
+/// Windows, the login keychain on macOS.
+#[cfg(not(target_os = "linux"))]
 fn run_phases() -> ExitCode {
     let root =
         std::env::temp_dir().join(format!("openrouter-connect-crash-{}", std::process::id()));
@@ -427,12 +428,6 @@ fn run_phases() -> ExitCode {
         );
         ExitCode::FAILURE
     }
-}
-
-#[cfg(not(any(target_os = "linux", windows)))]
-fn run_phases() -> ExitCode {
-    eprintln!("the crash test runs on Linux and Windows");
-    ExitCode::SUCCESS
 }
 
 /// Kills while the app quits.

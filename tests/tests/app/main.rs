@@ -1048,9 +1048,12 @@ async fn a_first_connect_with_a_locked_keychain_makes_no_key() {
     session.quit().await.unwrap();
 }
 
-/// The `.deb` that `make test` builds before running this test.
+/// The release `.deb` that `make test` builds before running this test.
 fn built_package() -> PathBuf {
-    let folder = binaries().join("bundle").join("deb");
+    let folder = binaries()
+        .parent()
+        .expect("target/<profile>")
+        .join("release/bundle/deb");
     std::fs::read_dir(&folder)
         .unwrap_or_else(|_| panic!("no {}: build it with make package-test", folder.display()))
         .flatten()
