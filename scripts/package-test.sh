@@ -15,7 +15,7 @@ fi
 
 package=openrouter-connect
 scheme=io.github.openrouterconnect
-bundle="${CARGO_TARGET_DIR:-target}/release/bundle"
+bundle="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/bundle"
 rm -rf "$bundle/deb" "$bundle/rpm"
 npx tauri build --bundles deb,rpm
 deb="$(ls "$bundle"/deb/*.deb)"
