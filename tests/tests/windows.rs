@@ -1,7 +1,9 @@
 //! The data key in the Windows Credential Manager, through the keyring
 //! crate's Windows store: where `LocalStore` puts it, what a disconnect
-//! and a user deleting the credential do. `make test` runs this under
-//! Wine; the workflow runs it on a real Windows runner.
+//! and a user deleting the credential do. And the plugin started in an
+//! app (Tauri's mock runtime: no window), which registers the app's URL
+//! scheme for the user as a development build must. `make test` runs this
+//! under Wine; the workflow runs it on a real Windows runner.
 
 #![cfg(windows)]
 
@@ -113,4 +115,65 @@ fn a_credential_deleted_by_the_user_is_said_and_the_records_kept_aside() {
     );
     store.clear().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The scheme's command in the user's registry, as `reg query` prints it.
+fn scheme_command(scheme: &str) -> Option<String> {
+    let output = std::process::Command::new("reg")
+        .args([
+            "query",
+            &format!(r"HKCU\Software\Classes\{scheme}\shell\open\command"),
+            "/ve",
+        ])
+        .output()
+        .expect("reg runs");
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn the_plugin_starts_with_the_credential_manager_and_registers_the_scheme() {
+    use tauri_plugin_openrouter::OpenRouterExt;
+
+    let (id, _) = scratch("plugin");
+    let _ = std::process::Command::new("reg")
+        .args(["delete", &format!(r"HKCU\Software\Classes\{id}"), "/f"])
+        .output();
+    assert_eq!(scheme_command(&id), None);
+
+    let mut context = tauri::test::mock_context(tauri::test::noop_assets());
+    context.config_mut().identifier = id.clone();
+    context.config_mut().plugins.0.insert(
+        "deep-link".to_owned(),
+        serde_json::json!({ "desktop": { "schemes": [id] } }),
+    );
+    let app = tauri::test::mock_builder()
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_openrouter::init())
+        .build(context)
+        .expect("the app starts with the plugin");
+
+    let status = serde_json::to_value(app.openrouter().status()).unwrap();
+    assert_eq!(status["state"], "disconnected", "{status}");
+    assert_eq!(status["protection"]["level"], "keychain", "{status}");
+    let label = status["protection"]["label"].as_str().unwrap();
+    assert!(label.contains("Windows Credential Manager"), "{label}");
+
+    // At each start the plugin points the scheme at the running program,
+    // for the user: a development build or a moved one as an installed one.
+    let command = scheme_command(&id).expect("the scheme is registered for the user");
+    let exe = std::env::current_exe().unwrap();
+    assert!(
+        command.contains(&format!("\"{}\" \"%1\"", exe.display())),
+        "{command}"
+    );
+
+    let data_dir = tauri::Manager::path(&app).app_data_dir().unwrap();
+    drop(app);
+    let _ = std::process::Command::new("reg")
+        .args(["delete", &format!(r"HKCU\Software\Classes\{id}"), "/f"])
+        .output();
+    let _ = std::fs::remove_dir_all(data_dir);
 }
