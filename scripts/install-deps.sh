@@ -18,8 +18,8 @@ packages=(
     chromium chromium-driver
     # the Windows build, and its tests run under Wine
     gcc-mingw-w64-x86-64 wine64
-    # the Linux packages' checks
-    lintian rpm cpio
+    # the Linux packages' checks, and the shell scripts'
+    lintian rpm cpio shellcheck
 )
 
 missing=()
