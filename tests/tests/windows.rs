@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use openrouter_connect_core::{
-    ApiKey, Error, KeyStore, LocalStore, Protection, StoreNotice, StoredKey,
+    ApiKey, Error, KeyFileReason, KeyStore, LocalStore, Protection, StoreNotice, StoredKey,
 };
 
 /// The keychain entry's account name, as the core names it.
@@ -113,6 +113,57 @@ fn a_credential_deleted_by_the_user_is_said_and_the_records_kept_aside() {
         store.load().unwrap().unwrap().key.expose_secret(),
         key(3).as_str()
     );
+    store.clear().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A connection made while the Credential Manager did not answer keeps
+/// its data key in the key file beside the records. Windows gives that
+/// file no mode bits to check: it has the data folder's permissions
+/// (under `%APPDATA%`: the user, the system and administrators).
+#[test]
+fn a_connection_in_the_key_file_still_opens_and_a_disconnect_returns_to_the_credential_manager() {
+    let (id, dir) = scratch("key-file");
+    let (store, _) = LocalStore::open(&id, &dir);
+    store.save(&record(&key(4))).unwrap();
+    drop(store);
+    // The data key moves to the key file, as if the Credential Manager
+    // had not answered when the connection was made.
+    let entry = keyring::Entry::new(&id, ACCOUNT).unwrap();
+    let data_key = entry.get_secret().unwrap();
+    std::fs::write(dir.join("vault-data-key"), &data_key).unwrap();
+    entry.delete_credential().unwrap();
+
+    let (store, loaded) = LocalStore::open(&id, &dir);
+    assert!(loaded.unwrap().is_some());
+    assert_eq!(
+        store.protection(),
+        Protection::KeyFile(KeyFileReason::StoredWithoutKeychain)
+    );
+    assert_eq!(
+        store.load().unwrap().unwrap().key.expose_secret(),
+        key(4).as_str()
+    );
+    // A reconnect stays with the key file's data key.
+    store.save(&record(&key(5))).unwrap();
+    assert!(matches!(entry.get_secret(), Err(keyring::Error::NoEntry)));
+    drop(store);
+    let (store, _) = LocalStore::open(&id, &dir);
+    assert_eq!(
+        store.load().unwrap().unwrap().key.expose_secret(),
+        key(5).as_str()
+    );
+
+    // A disconnect takes the key file with it; the next connect's data
+    // key is a credential again.
+    store.clear().unwrap();
+    assert!(!dir.join("vault-data-key").exists());
+    drop(store);
+    let (store, _) = LocalStore::open(&id, &dir);
+    assert_eq!(store.protection(), Protection::Keychain);
+    store.save(&record(&key(6))).unwrap();
+    assert!(entry.get_secret().is_ok());
+    assert!(!dir.join("vault-data-key").exists());
     store.clear().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
