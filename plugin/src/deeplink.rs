@@ -83,9 +83,11 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) {
     register_when_not_installed(app);
 }
 
-/// An installed package declares the scheme itself (the `.desktop` entry
-/// on Linux, the installer on Windows). A development build or an
-/// AppImage registers it at run time.
+/// On Linux an installed package declares the scheme itself (its
+/// `.desktop` entry); a development build or an AppImage registers it at
+/// run time. On Windows the scheme is registered for the user at every
+/// start, pointing at the running program: the installer registered it
+/// too, but a development build, or one moved since, needs it.
 fn register_when_not_installed<R: Runtime>(app: &AppHandle<R>) {
     #[cfg(windows)]
     if let Err(e) = app.deep_link().register_all() {
