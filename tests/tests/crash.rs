@@ -274,7 +274,7 @@ fn kill_loop(phase: &str, dir: &Path) {
 /// `TerminateProcess` now and then fails with `ERROR_INTERNAL_ERROR`: the
 /// start is tried again, a few times, and counted.
 fn spawn(command: &mut Command, respawns: &mut u32) -> std::process::Child {
-    let under_wine = std::env::var_os("UNDER_WINE").is_some();
+    let under_wine = under_wine();
     let mut tries = 0;
     loop {
         match command.spawn() {
@@ -299,11 +299,11 @@ fn spawn(command: &mut Command, respawns: &mut u32) -> std::process::Child {
 /// (its runner sets `UNDER_WINE`), and counted.
 #[cfg(windows)]
 fn half_written_under_wine(protection: Protection) -> bool {
-    std::env::var_os("UNDER_WINE").is_some()
+    under_wine()
         && protection == Protection::KeyFile(openrouter_connect_core::KeyFileReason::KeychainFailed)
         && matches!(
-            keyring::Entry::new(IDENTIFIER, "vault-data-key").map(|e| e.get_secret()),
-            Ok(Err(keyring::Error::PlatformFailure(_)))
+            data_key_credential(),
+            Err(keyring::Error::PlatformFailure(_))
         )
 }
 
@@ -315,10 +315,21 @@ fn half_written_under_wine(_: Protection) -> bool {
 /// What the keychain says of the data key, for a failure's message.
 #[cfg(windows)]
 fn keychain_answer() -> String {
-    match keyring::Entry::new(IDENTIFIER, "vault-data-key").map(|e| e.get_secret()) {
-        Ok(Ok(secret)) => format!("the credential holds {} bytes", secret.len()),
-        Ok(Err(e)) | Err(e) => format!("the credential can't be read: {e:?}"),
+    match data_key_credential() {
+        Ok(secret) => format!("the credential holds {} bytes", secret.len()),
+        Err(e) => format!("the credential can't be read: {e:?}"),
     }
+}
+
+/// The data key's credential, read with the keyring crate itself.
+#[cfg(windows)]
+fn data_key_credential() -> keyring::Result<Vec<u8>> {
+    keyring::Entry::new(IDENTIFIER, "vault-data-key")?.get_secret()
+}
+
+/// Wine's runner (`scripts/wine/run`) says so.
+fn under_wine() -> bool {
+    std::env::var_os("UNDER_WINE").is_some()
 }
 
 #[cfg(not(windows))]
@@ -344,14 +355,21 @@ fn describe(key: &Option<String>) -> String {
     }
 }
 
-/// Runs each phase as a process of its own, with its own `HOME`.
+/// The phases on Linux: the key file, the Secret Service, the app quitting.
 #[cfg(target_os = "linux")]
+const PHASES: [&str; 3] = ["file", "keychain", "quit"];
+/// Elsewhere, the OS keychain: the Credential Manager on Windows, the
+/// login keychain on macOS.
+#[cfg(not(target_os = "linux"))]
+const PHASES: [&str; 1] = ["keychain"];
+
+/// Runs each phase as a process of its own, in a folder of its own.
 fn run_phases() -> ExitCode {
     let root =
         std::env::temp_dir().join(format!("openrouter-connect-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let mut failed = false;
-    for phase in ["file", "keychain", "quit"] {
+    for phase in PHASES {
         let home = root.join(phase);
         // The quit phase's folder is the app's own data folder.
         let data = if phase == "quit" {
@@ -360,32 +378,14 @@ fn run_phases() -> ExitCode {
             home.join("data")
         };
         std::fs::create_dir_all(&data).unwrap();
-        let me = std::env::current_exe().unwrap();
-        let mut command = if phase != "file" {
-            desktop::in_keyring_session(&me)
-        } else {
-            let mut c = Command::new(&me);
-            // No bus, so no keychain: the fallback file.
-            c.env(
-                "DBUS_SESSION_BUS_ADDRESS",
-                format!("unix:path={}", home.join("no-bus").display()),
-            );
-            c.process_group(0);
-            c
-        };
-        command
+        let mut process = phase_command(phase, &home)
             .env(ROLE, phase)
             .env(DIR, &data)
-            .env("HOME", &home)
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("XDG_RUNTIME_DIR", &home)
-            .stdin(Stdio::null());
-        let mut process = command
+            .stdin(Stdio::null())
             .spawn()
             .expect("the phase starts (dbus-run-session is installed by make test)");
         let status = process.wait().unwrap();
-        // The keyring daemon of the phase's bus, if it outlived it.
-        desktop::kill_group(process.id());
+        after_phase(process.id(), &data);
         if !status.success() {
             eprintln!("crash phase {phase} failed: {status}");
             failed = true;
@@ -400,34 +400,46 @@ fn run_phases() -> ExitCode {
     }
 }
 
-/// The keychain phase, as a process of its own: the Credential Manager on
-/// Windows, the login keychain on macOS.
-#[cfg(not(target_os = "linux"))]
-fn run_phases() -> ExitCode {
-    let root =
-        std::env::temp_dir().join(format!("openrouter-connect-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let data = root.join("keychain");
-    std::fs::create_dir_all(&data).unwrap();
-    let status = Command::new(std::env::current_exe().unwrap())
-        .env(ROLE, "keychain")
-        .env(DIR, &data)
-        .stdin(Stdio::null())
-        .status()
-        .expect("the phase starts");
-    // A disconnect takes the data key with it: no test credential
-    // outlives the run.
-    let _ = open(&data).clear();
-    if status.success() {
-        let _ = std::fs::remove_dir_all(&root);
-        ExitCode::SUCCESS
+/// A phase under its own `HOME`: in a D-Bus session of its own with
+/// gnome-keyring, or, for the key file, with no bus at all.
+#[cfg(target_os = "linux")]
+fn phase_command(phase: &str, home: &Path) -> Command {
+    let me = std::env::current_exe().unwrap();
+    let mut command = if phase != "file" {
+        desktop::in_keyring_session(&me)
     } else {
-        eprintln!(
-            "crash phase keychain failed: {status}; its folder is kept in {}",
-            root.display()
+        let mut c = Command::new(&me);
+        // No bus, so no keychain: the fallback file.
+        c.env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", home.join("no-bus").display()),
         );
-        ExitCode::FAILURE
-    }
+        c.process_group(0);
+        c
+    };
+    command
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_RUNTIME_DIR", home);
+    command
+}
+
+#[cfg(not(target_os = "linux"))]
+fn phase_command(_: &str, _: &Path) -> Command {
+    Command::new(std::env::current_exe().unwrap())
+}
+
+/// The keyring daemon of the phase's bus, if it outlived it.
+#[cfg(target_os = "linux")]
+fn after_phase(pid: u32, _: &Path) {
+    desktop::kill_group(pid);
+}
+
+/// A disconnect takes the data key with it: no test credential outlives
+/// the run, in a keychain that is the user's.
+#[cfg(not(target_os = "linux"))]
+fn after_phase(_: u32, data: &Path) {
+    let _ = open(data).clear();
 }
 
 /// Kills while the app quits.

@@ -39,6 +39,23 @@ fn record(key: &str) -> StoredKey {
     StoredKey::new(ApiKey::new(key), Some("windows".to_owned()), None, None)
 }
 
+/// Connects once with key `n`, as an earlier run of the app would have.
+fn connect_once(id: &str, dir: &Path, n: u8) {
+    let (store, _) = LocalStore::open(id, dir);
+    store.save(&record(&key(n))).unwrap();
+}
+
+/// The key the store holds.
+fn stored_key(store: &LocalStore) -> String {
+    store
+        .load()
+        .unwrap()
+        .expect("a key is stored")
+        .key
+        .expose_secret()
+        .to_owned()
+}
+
 /// Every byte of every file in `dir`.
 fn all_bytes(dir: &Path) -> Vec<u8> {
     std::fs::read_dir(dir)
@@ -73,10 +90,7 @@ fn the_data_key_is_a_credential_and_a_disconnect_deletes_it() {
     drop(store);
     let (store, loaded) = LocalStore::open(&id, &dir);
     assert_eq!(loaded.unwrap().unwrap().label.as_deref(), Some("windows"));
-    assert_eq!(
-        store.load().unwrap().unwrap().key.expose_secret(),
-        key(1).as_str()
-    );
+    assert_eq!(stored_key(&store), key(1));
 
     store.clear().unwrap();
     assert!(matches!(entry.get_secret(), Err(keyring::Error::NoEntry)));
@@ -87,9 +101,7 @@ fn the_data_key_is_a_credential_and_a_disconnect_deletes_it() {
 #[test]
 fn a_credential_deleted_by_the_user_is_said_and_the_records_kept_aside() {
     let (id, dir) = scratch("deleted");
-    let (store, _) = LocalStore::open(&id, &dir);
-    store.save(&record(&key(2))).unwrap();
-    drop(store);
+    connect_once(&id, &dir, 2);
     // Behind the app's back, as a user cleaning Credential Manager would.
     keyring::Entry::new(&id, ACCOUNT)
         .unwrap()
@@ -109,10 +121,7 @@ fn a_credential_deleted_by_the_user_is_said_and_the_records_kept_aside() {
     store.save(&record(&key(3))).unwrap();
     let (store, _) = LocalStore::open(&id, &dir);
     assert_eq!(store.protection(), Protection::Keychain);
-    assert_eq!(
-        store.load().unwrap().unwrap().key.expose_secret(),
-        key(3).as_str()
-    );
+    assert_eq!(stored_key(&store), key(3));
     store.clear().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -124,9 +133,7 @@ fn a_credential_deleted_by_the_user_is_said_and_the_records_kept_aside() {
 #[test]
 fn a_connection_in_the_key_file_still_opens_and_a_disconnect_returns_to_the_credential_manager() {
     let (id, dir) = scratch("key-file");
-    let (store, _) = LocalStore::open(&id, &dir);
-    store.save(&record(&key(4))).unwrap();
-    drop(store);
+    connect_once(&id, &dir, 4);
     // The data key moves to the key file, as if the Credential Manager
     // had not answered when the connection was made.
     let entry = keyring::Entry::new(&id, ACCOUNT).unwrap();
@@ -140,19 +147,13 @@ fn a_connection_in_the_key_file_still_opens_and_a_disconnect_returns_to_the_cred
         store.protection(),
         Protection::KeyFile(KeyFileReason::StoredWithoutKeychain)
     );
-    assert_eq!(
-        store.load().unwrap().unwrap().key.expose_secret(),
-        key(4).as_str()
-    );
+    assert_eq!(stored_key(&store), key(4));
     // A reconnect stays with the key file's data key.
     store.save(&record(&key(5))).unwrap();
     assert!(matches!(entry.get_secret(), Err(keyring::Error::NoEntry)));
     drop(store);
     let (store, _) = LocalStore::open(&id, &dir);
-    assert_eq!(
-        store.load().unwrap().unwrap().key.expose_secret(),
-        key(5).as_str()
-    );
+    assert_eq!(stored_key(&store), key(5));
 
     // A disconnect takes the key file with it; the next connect's data
     // key is a credential again.
@@ -184,14 +185,19 @@ fn scheme_command(scheme: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// Removes the scheme from the user's registry.
+fn forget_scheme(scheme: &str) {
+    let _ = std::process::Command::new("reg")
+        .args(["delete", &format!(r"HKCU\Software\Classes\{scheme}"), "/f"])
+        .output();
+}
+
 #[test]
 fn the_plugin_starts_with_the_credential_manager_and_registers_the_scheme() {
     use tauri_plugin_openrouter::OpenRouterExt;
 
     let (id, _) = scratch("plugin");
-    let _ = std::process::Command::new("reg")
-        .args(["delete", &format!(r"HKCU\Software\Classes\{id}"), "/f"])
-        .output();
+    forget_scheme(&id);
     assert_eq!(scheme_command(&id), None);
 
     let mut context = tauri::test::mock_context(tauri::test::noop_assets());
@@ -223,8 +229,6 @@ fn the_plugin_starts_with_the_credential_manager_and_registers_the_scheme() {
 
     let data_dir = tauri::Manager::path(&app).app_data_dir().unwrap();
     drop(app);
-    let _ = std::process::Command::new("reg")
-        .args(["delete", &format!(r"HKCU\Software\Classes\{id}"), "/f"])
-        .output();
+    forget_scheme(&id);
     let _ = std::fs::remove_dir_all(data_dir);
 }
