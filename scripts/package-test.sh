@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Linux packages as a user gets them: the release .deb and .rpm from
 # the Tauri CLI; lintian on the .deb (its errors fail, its warnings are
-# shown); the .rpm's name and desktop entry (the deep-link scheme, `%u`);
+# shown); both packages' names and desktop entries (the deep-link scheme,
+# `%u`: scripts/check-desktop-entry.sh);
 # then the .deb installed with dpkg and its deep link delivered by
 # xdg-open and gio open (the ignored test in tests/tests/app). Needs root
 # for dpkg -i; the package is removed again afterwards.
@@ -14,7 +15,6 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 package=openrouter-connect
-scheme=io.github.openrouterconnect
 bundle="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/bundle"
 rm -rf "$bundle/deb" "$bundle/rpm"
 npx tauri build --bundles deb,rpm
@@ -33,19 +33,8 @@ echo "lintian: no errors"
     echo "the .rpm is not named $package" >&2
     exit 1
 }
-unpacked="$(mktemp -d)"
-trap 'rm -rf "$unpacked"' EXIT
-# Debian's rpm2cpio writes the whole archive of a Tauri .rpm and still
-# exits 1: cpio's status, and the entry being there, are what count.
-(cd "$unpacked" && { rpm2cpio "$rpm" || true; } | cpio -idm --quiet)
-entry="$unpacked/usr/share/applications/$package.desktop"
-desktop-file-validate "$entry"
-if ! grep -qx "Exec=$package %u" "$entry" || ! grep -qx "MimeType=x-scheme-handler/$scheme" "$entry"; then
-    echo "the .rpm's desktop entry does not take the $scheme: scheme:" >&2
-    cat "$entry" >&2
-    exit 1
-fi
-echo "rpm: $package, its desktop entry takes $scheme: links"
+scripts/check-desktop-entry.sh "$deb"
+scripts/check-desktop-entry.sh "$rpm"
 
 status=0
 "${CARGO:-cargo}" test --locked -p openrouter-connect-tests --test app -- --ignored || status=$?
