@@ -10,7 +10,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-    targets=(callback_query deep_link exchange_answer key_info_answer loopback_request)
+    targets=(callback_query deep_link exchange_answer key_info_answer loopback_request sse_stream)
 fi
 # cargo-fuzz needs nightly-only compiler flags (sanitizers); this lets the
 # stable toolchain accept them.

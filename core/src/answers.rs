@@ -61,6 +61,68 @@ pub struct ChatReply {
     pub model: Option<String>,
 }
 
+/// A model OpenRouter offers, from `GET /api/v1/models`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all(serialize = "camelCase"))]
+#[non_exhaustive]
+pub struct Model {
+    /// The id a request names, such as `openai/gpt-4o-mini`.
+    pub id: String,
+    /// A name for people.
+    #[serde(default)]
+    pub name: String,
+    /// The most tokens a request and its reply may hold together.
+    #[serde(default)]
+    pub context_length: Option<u64>,
+    /// What it costs.
+    #[serde(default)]
+    pub pricing: ModelPricing,
+}
+
+/// A model's prices in USD per token, as OpenRouter writes them: decimal
+/// strings (`"0.00000015"`), kept as strings so that nothing is rounded;
+/// `"0"` is free, `"-1"` varies (a router that picks the model).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ModelPricing {
+    /// Per token of the request.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Per token of the reply.
+    #[serde(default)]
+    pub completion: Option<String>,
+}
+
+/// What a reply used: the final chunk of a stream, or a buffered reply.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all(serialize = "camelCase"))]
+#[non_exhaustive]
+pub struct Usage {
+    /// Tokens of the request.
+    pub prompt_tokens: Option<u64>,
+    /// Tokens of the reply.
+    pub completion_tokens: Option<u64>,
+    /// Both.
+    pub total_tokens: Option<u64>,
+    /// What the request cost, in USD.
+    pub cost: Option<f64>,
+}
+
+/// What an answer of `GET /api/v1/models` means. A model that does not
+/// read as one (no id) is left out rather than failing the list.
+pub(crate) fn decode_models(status: u16, body: &[u8]) -> Result<Vec<Model>, Error> {
+    #[derive(Deserialize)]
+    struct Answer {
+        data: Vec<serde_json::Value>,
+    }
+    let answer: Answer = decode_json(status, body, "no model list in the answer")?;
+    Ok(answer
+        .data
+        .into_iter()
+        .filter_map(|model| serde_json::from_value(model).ok())
+        .collect())
+}
+
 /// What an exchange's answer means: the key, or the documented error for
 /// its status. Public so that it can be fuzzed on its own.
 pub fn decode_exchange(status: u16, body: &[u8]) -> Result<ExchangedKey, Error> {
@@ -132,12 +194,14 @@ fn error_message(body: &[u8]) -> Option<String> {
 }
 
 /// Statuses every endpoint may answer.
-fn status_error(status: u16) -> Error {
+pub(crate) fn status_error(status: u16) -> Error {
     match status {
         401 => Error::KeyInvalid,
+        402 => Error::NoCredits,
         403 => Error::Forbidden,
         405 => Error::MethodNotAllowed,
-        429 => Error::RateLimited,
+        408 => Error::Timeout,
+        429 => Error::RateLimited { retry_after: None },
         500..=599 => Error::ServiceError { status },
         other => Error::UnexpectedStatus { status: other },
     }
@@ -166,6 +230,28 @@ mod tests {
         assert_eq!(info.expires_at.as_deref(), Some("2027-01-01T00:00:00Z"));
         let json = serde_json::to_value(&info).unwrap();
         assert!(json.get("isFreeTier").is_some(), "{json}");
+    }
+
+    #[test]
+    fn models_keep_their_prices_as_written_and_skip_what_is_not_a_model() {
+        let body = br#"{"data": [
+            {"id": "openai/gpt-4o-mini", "name": "GPT-4o mini", "context_length": 128000,
+             "pricing": {"prompt": "0.00000015", "completion": "0.0000006", "image": "0"},
+             "architecture": {"modality": "text"}},
+            {"name": "no id"},
+            {"id": "openrouter/auto", "pricing": {"prompt": "-1", "completion": "-1"}}
+        ]}"#;
+        let models = decode_models(200, body).unwrap();
+        assert_eq!(models.len(), 2);
+        assert_eq!(models[0].pricing.prompt.as_deref(), Some("0.00000015"));
+        assert_eq!(models[0].context_length, Some(128_000));
+        assert_eq!(models[1].name, "");
+        let json = serde_json::to_value(&models[0]).unwrap();
+        assert_eq!(json["contextLength"], 128_000);
+        assert_eq!(
+            decode_models(503, b""),
+            Err(Error::ServiceError { status: 503 })
+        );
     }
 
     #[test]

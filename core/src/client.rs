@@ -1,5 +1,6 @@
 //! The OpenRouter HTTP client: the consent URL, the code exchange, the
-//! key's own description and a tiny chat request.
+//! key's own description, calls of the API with the key, streamed
+//! replies and the model list.
 //!
 //! Each documented answer maps to its own [`Error`] variant; bodies are
 //! read up to a bound and never echoed, since an error body could hold
@@ -7,6 +8,9 @@
 
 use std::error::Error as _;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -15,12 +19,113 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use crate::answers::{
-    ChatReply, ExchangedKey, KeyInfo, decode_exchange, decode_json, decode_key_info,
+    ChatReply, ExchangedKey, KeyInfo, Model, decode_exchange, decode_json, decode_key_info,
+    decode_models, status_error,
 };
 use crate::config::{ClientConfig, is_loopback_host};
 use crate::error::{Error, ErrorSource, NetworkCause};
 use crate::pkce::METHOD_S256;
 use crate::secret::{ApiKey, AuthCode, PkceVerifier};
+use crate::stream::ChatStream;
+
+/// The model list is OpenRouter's whole catalogue: hundreds of models,
+/// each described at length.
+const MODELS_MAX_BYTES: usize = 32 << 20;
+
+/// One call of OpenRouter's API with the key, for
+/// [`crate::Connector::call`]: `GET /api/v1/<path>`, or `POST` with a JSON
+/// body. `path` is relative to `/api/v1/` (`key`, `chat/completions`,
+/// `generation`): letters, digits, `-`, `_`, `.` and `/` between names,
+/// so that the key goes to OpenRouter's API and nowhere else; parameters
+/// go in [`ApiCall::query`].
+///
+/// ```
+/// use std::time::Duration;
+/// use openrouter_connect_core::ApiCall;
+///
+/// let call = ApiCall::get("generation")
+///     .query("id", "gen-123")
+///     .timeout(Duration::from_secs(10));
+/// # let _ = call;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ApiCall {
+    path: String,
+    body: Option<serde_json::Value>,
+    query: Vec<(String, String)>,
+    timeout: Option<Duration>,
+    max_response_bytes: Option<usize>,
+}
+
+impl ApiCall {
+    /// `GET /api/v1/<path>`.
+    pub fn get(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            body: None,
+            query: Vec::new(),
+            timeout: None,
+            max_response_bytes: None,
+        }
+    }
+
+    /// `POST /api/v1/<path>` with `body` as JSON. Not streamed: for a
+    /// reply as it is written, see [`crate::Connector::stream`].
+    pub fn post(path: impl Into<String>, body: serde_json::Value) -> Self {
+        Self {
+            body: Some(body),
+            ..Self::get(path)
+        }
+    }
+
+    /// Adds a query parameter, encoded.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// The limit on the whole call, instead of
+    /// [`ClientConfig::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The largest answer read, instead of
+    /// [`ClientConfig::max_response_bytes`].
+    pub fn max_response_bytes(mut self, max: usize) -> Self {
+        self.max_response_bytes = Some(max);
+        self
+    }
+}
+
+/// A path under `/api/v1/` made of plain names: nothing that climbs out,
+/// no query, no other host.
+fn api_path(path: &str) -> Result<&str, Error> {
+    let plain = |part: &str| {
+        !part.is_empty()
+            && part != "."
+            && part != ".."
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    if path.split('/').all(plain) {
+        Ok(path)
+    } else {
+        Err(Error::InvalidOption(
+            "the API path must be relative names under /api/v1/, such as chat/completions",
+        ))
+    }
+}
+
+/// The limits of one buffered request.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    timeout: Duration,
+    max_bytes: usize,
+}
 
 /// What goes on the consent page's URL: only the parameters OpenRouter
 /// documents or its official SDK sends. No `state`: OpenRouter documents
@@ -99,7 +204,6 @@ impl OpenRouterClient {
             .default_headers(self.headers.clone())
             .user_agent(concat!("openrouter-connect/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
             // A redirect would be a surprise from an API endpoint; don't
             // carry the key or the code to wherever it points.
             .redirect(reqwest::redirect::Policy::none());
@@ -192,41 +296,106 @@ impl OpenRouterClient {
         decode_key_info(status.as_u16(), &bytes)
     }
 
-    /// A call of OpenRouter's API with `key`: `GET /api/v1/<path>`, or
-    /// `POST` with `body` as JSON. `path` is relative to `/api/v1/`
-    /// (`key`, `chat/completions`): letters, digits, `-`, `_`, `.` and
-    /// `/` between names, no query, so that the key goes to OpenRouter's
-    /// API and nowhere else. Answers the JSON of a 200, up to
-    /// [`ClientConfig::max_response_bytes`] and within
-    /// [`ClientConfig::timeout`] (raise both for large lists or long
-    /// completions); other statuses are the usual errors. Not streamed.
-    pub async fn call(
-        &self,
-        key: &ApiKey,
-        path: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Result<serde_json::Value, Error> {
-        let plain = |part: &str| {
-            !part.is_empty()
-                && part != "."
-                && part != ".."
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        };
-        if !path.split('/').all(plain) {
-            return Err(Error::InvalidOption(
-                "the API path must be relative names under /api/v1/, such as chat/completions",
-            ));
+    /// A call of OpenRouter's API with `key` (see [`ApiCall`]). Answers
+    /// the JSON of a 200; other statuses are the usual errors. Not
+    /// streamed: see [`OpenRouterClient::stream`].
+    pub async fn call(&self, key: &ApiKey, call: &ApiCall) -> Result<serde_json::Value, Error> {
+        let mut url = self.endpoint(&format!("api/v1/{}", api_path(&call.path)?));
+        if !call.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&call.query);
         }
-        let url = self.endpoint(&format!("api/v1/{path}"));
         let http = self.http()?;
-        let request = match body {
+        let request = match &call.body {
             Some(body) => http.post(url).json(body),
             None => http.get(url),
         };
-        let (status, bytes) = self.send(request.bearer_auth(key.expose_secret())).await?;
+        let limits = Limits {
+            timeout: call.timeout.unwrap_or(self.config.timeout),
+            max_bytes: call
+                .max_response_bytes
+                .unwrap_or(self.config.max_response_bytes),
+        };
+        let (status, bytes) = self
+            .send_with(request.bearer_auth(key.expose_secret()), limits)
+            .await?;
         decode_json(status.as_u16(), &bytes, "the answer is not JSON")
+    }
+
+    /// `POST /api/v1/<path>` with `body` and `"stream": true`, answered as
+    /// the reply is written (see [`ChatStream`]). The same paths as
+    /// [`OpenRouterClient::call`]; `body` must be a JSON object.
+    ///
+    /// The answer must start within [`ClientConfig::first_byte_timeout`];
+    /// then the stream has no limit on its length, only on silence
+    /// ([`ClientConfig::idle_timeout`]) and on one event's size
+    /// ([`ClientConfig::max_event_bytes`]). Errors before the stream
+    /// starts are the documented statuses: [`Error::NoCredits`] (402),
+    /// [`Error::Moderated`] (403), [`Error::RateLimited`] with its
+    /// `Retry-After`, [`Error::KeyInvalid`] (401) and the rest.
+    pub async fn stream(
+        &self,
+        key: &ApiKey,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<ChatStream, Error> {
+        let url = self.endpoint(&format!("api/v1/{}", api_path(path)?));
+        let mut body = body.clone();
+        body.as_object_mut()
+            .ok_or(Error::InvalidOption("the request must be a JSON object"))?
+            .insert("stream".into(), serde_json::Value::Bool(true));
+        let request = self
+            .http()?
+            .post(url)
+            .bearer_auth(key.expose_secret())
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .json(&body);
+        let response = tokio::time::timeout(self.config.first_byte_timeout, request.send())
+            .await
+            .map_err(|_| Error::Timeout)?
+            .map_err(classify)?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(match status {
+                403 => Error::Moderated,
+                429 => Error::RateLimited {
+                    retry_after: retry_after(response.headers()),
+                },
+                other => status_error(other),
+            });
+        }
+        let is_stream = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.trim_start().starts_with("text/event-stream"));
+        if !is_stream {
+            return Err(Error::MalformedResponse(
+                "the answer is not an event stream",
+            ));
+        }
+        let generation_id = response
+            .headers()
+            .get("x-generation-id")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let body = response.bytes_stream().map(|chunk| chunk.map_err(classify));
+        Ok(ChatStream::new(
+            generation_id,
+            body.boxed(),
+            self.config.idle_timeout,
+            self.config.max_event_bytes,
+        ))
+    }
+
+    /// The models OpenRouter offers. The list is public: no key is sent.
+    pub async fn models(&self) -> Result<Vec<Model>, Error> {
+        let request = self.http()?.get(self.endpoint("api/v1/models"));
+        let limits = Limits {
+            timeout: self.config.timeout,
+            max_bytes: MODELS_MAX_BYTES.max(self.config.max_response_bytes),
+        };
+        let (status, bytes) = self.send_with(request, limits).await?;
+        decode_models(status.as_u16(), &bytes)
     }
 
     /// A one-message chat request, the smallest proof that the key works.
@@ -270,39 +439,73 @@ impl OpenRouterClient {
         })
     }
 
-    /// Sends a request and reads its whole answer.
+    /// Sends a request and reads its whole answer, with the configured
+    /// limits.
     async fn send(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, Zeroizing<Vec<u8>>), Error> {
-        let response = request.send().await.map_err(classify)?;
-        let status = response.status();
-        Ok((status, self.read_body(response).await?))
+        let limits = Limits {
+            timeout: self.config.timeout,
+            max_bytes: self.config.max_response_bytes,
+        };
+        self.send_with(request, limits).await
     }
 
-    /// The body, up to the configured bound. Kept in memory that is wiped
-    /// afterwards: an exchange's answer holds the key.
-    async fn read_body(
+    async fn send_with(
         &self,
-        mut response: reqwest::Response,
-    ) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let max = self.config.max_response_bytes;
-        if response
-            .content_length()
-            .is_some_and(|len| len > max as u64)
-        {
+        request: reqwest::RequestBuilder,
+        limits: Limits,
+    ) -> Result<(StatusCode, Zeroizing<Vec<u8>>), Error> {
+        let response = request
+            .timeout(limits.timeout)
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(Error::RateLimited {
+                retry_after: retry_after(response.headers()),
+            });
+        }
+        Ok((status, read_body(response, limits.max_bytes).await?))
+    }
+}
+
+/// The body, up to `max` bytes. Kept in memory that is wiped afterwards:
+/// an exchange's answer holds the key.
+async fn read_body(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > max as u64)
+    {
+        return Err(Error::ResponseTooLarge);
+    }
+    let expected = response.content_length().unwrap_or(0) as usize;
+    let mut body = Zeroizing::new(Vec::with_capacity(expected.max(1024)));
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > max {
             return Err(Error::ResponseTooLarge);
         }
-        let expected = response.content_length().unwrap_or(0) as usize;
-        let mut body = Zeroizing::new(Vec::with_capacity(expected.max(1024)));
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > max {
-                return Err(Error::ResponseTooLarge);
-            }
-            append_wiped(&mut body, &chunk);
-        }
-        Ok(body)
+        append_wiped(&mut body, &chunk);
     }
+    Ok(body)
+}
+
+/// `Retry-After` in seconds (the form OpenRouter sends), up to a day; the
+/// HTTP-date form is not read.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds.min(24 * 60 * 60)))
 }
 
 /// Appends `bytes` to `buffer` without leaving a copy behind: where a

@@ -30,10 +30,23 @@ pub struct ClientConfig {
     base_url: Url,
     /// Limit on establishing a connection; a dead network fails fast.
     pub connect_timeout: Duration,
-    /// Limit on a whole request, answer included.
+    /// Limit on a whole buffered request, answer included (streams have
+    /// none: a model may write for minutes).
     pub timeout: Duration,
-    /// The largest answer read; a valid one is a few hundred bytes.
+    /// The largest buffered answer read; the exchange's and the key's are
+    /// a few hundred bytes.
     pub max_response_bytes: usize,
+    /// Limit on a stream's answer to start (its status and headers):
+    /// OpenRouter answers at once and keeps the connection alive with
+    /// comments while the model thinks.
+    pub first_byte_timeout: Duration,
+    /// Limit on the silence between two things a stream says, a
+    /// keep-alive comment included: a connection that stalls ends with
+    /// [`Error::IdleTimeout`] instead of hanging.
+    pub idle_timeout: Duration,
+    /// The largest event of a stream: a chunk is a few hundred bytes, a
+    /// tool call's arguments may be more.
+    pub max_event_bytes: usize,
     /// How the app names itself to OpenRouter.
     pub attribution: Attribution,
 }
@@ -53,6 +66,9 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
             max_response_bytes: 1 << 20,
+            first_byte_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_event_bytes: 1 << 20,
             attribution,
         }
     }

@@ -7,15 +7,17 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::answers::{ChatReply, KeyInfo};
+use crate::answers::{ChatReply, KeyInfo, Model};
 use crate::callback::{parse_pasted_code, split_deep_link};
-use crate::client::OpenRouterClient;
+use crate::client::{ApiCall, OpenRouterClient};
 use crate::error::Error;
 use crate::flow;
 use crate::machine::{Effect, Event, Machine};
 use crate::options::{ConnectOptions, FlowConfig};
+use crate::secret::ApiKey;
 use crate::status::{FlowState, Status};
 use crate::store::{KeyMeta, KeyStore, StoredKey};
+use crate::stream::ChatStream;
 
 /// How long a disconnect waits for an exchange in progress to end.
 const DISCONNECT_WAIT: Duration = Duration::from_secs(120);
@@ -451,26 +453,60 @@ impl Connector {
     }
 
     /// Calls OpenRouter's API with the stored key, which is never handed
-    /// out: `GET /api/v1/<path>`, or `POST` with `body` as JSON. See
-    /// [`OpenRouterClient::call`] for the paths accepted.
+    /// out (see [`ApiCall`] for the paths accepted).
     ///
     /// ```no_run
     /// # async fn run(connector: openrouter_connect_core::Connector) -> Result<(), openrouter_connect_core::Error> {
+    /// use openrouter_connect_core::ApiCall;
+    ///
     /// let body = serde_json::json!({
     ///     "model": "openrouter/auto",
     ///     "messages": [{"role": "user", "content": "Say hello"}],
     /// });
-    /// let reply = connector.call("chat/completions", Some(&body)).await?;
+    /// let reply = connector.call(&ApiCall::post("chat/completions", body)).await?;
     /// println!("{}", reply["choices"][0]["message"]["content"]);
     /// # Ok(()) }
     /// ```
-    pub async fn call(
-        &self,
-        path: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Result<serde_json::Value, Error> {
+    pub async fn call(&self, call: &ApiCall) -> Result<serde_json::Value, Error> {
         let record = self.stored_key().await?;
-        self.inner.client.call(&record.key, path, body).await
+        self.inner.client.call(&record.key, call).await
+    }
+
+    /// Streams a reply with the stored key: `POST /api/v1/<path>` with
+    /// `body` and `"stream": true`. See [`ChatStream`] for an example and
+    /// [`OpenRouterClient::stream`] for the limits and errors.
+    pub async fn stream(&self, path: &str, body: &serde_json::Value) -> Result<ChatStream, Error> {
+        let record = self.stored_key().await?;
+        self.inner.client.stream(&record.key, path, body).await
+    }
+
+    /// The models OpenRouter offers, for a picker. Public on OpenRouter:
+    /// works without a connection, and sends no key.
+    pub async fn models(&self) -> Result<Vec<Model>, Error> {
+        self.inner.client.models().await
+    }
+
+    /// Hands out the stored key itself, for host code that calls
+    /// OpenRouter through another client library.
+    ///
+    /// **The key leaves this crate's care here.** It can spend the user's
+    /// credit until they revoke it; keep it out of logs, error reports,
+    /// files and any web view (in a Tauri app, never return it from a
+    /// command), and drop it when the call is made. Prefer
+    /// [`Connector::call`] and [`Connector::stream`], which use the key
+    /// without handing it out. The [`ApiKey`] still prints as
+    /// `[redacted]` and is wiped on drop; [`ApiKey::expose_secret`] gives
+    /// the text.
+    ///
+    /// ```no_run
+    /// # async fn run(connector: openrouter_connect_core::Connector) -> Result<(), openrouter_connect_core::Error> {
+    /// let key = connector.expose_api_key().await?;
+    /// let authorization = format!("Bearer {}", key.expose_secret());
+    /// # let _ = authorization;
+    /// # Ok(()) }
+    /// ```
+    pub async fn expose_api_key(&self) -> Result<ApiKey, Error> {
+        Ok(self.stored_key().await?.key)
     }
 
     async fn stored_key(&self) -> Result<StoredKey, Error> {

@@ -99,7 +99,31 @@ pub enum Error {
     MethodNotAllowed,
     /// HTTP 429.
     #[error("OpenRouter rate-limited the request")]
-    RateLimited,
+    RateLimited {
+        /// When to try again, from `Retry-After` (seconds), if it says.
+        retry_after: Option<std::time::Duration>,
+    },
+    /// HTTP 402: the account has no credit left for the request.
+    #[error("OpenRouter refused the request: the account has no credits left (HTTP 402)")]
+    NoCredits,
+    /// HTTP 403 on a chat request: a model's moderation flagged the input.
+    #[error("OpenRouter refused the request: moderation flagged the input (HTTP 403)")]
+    Moderated,
+    /// An error event in a stream that had started: the deltas before it
+    /// were delivered, and the stream ends here.
+    #[error("the reply failed mid-stream (OpenRouter's error code: {})", code.as_deref().unwrap_or("none"))]
+    StreamFailed {
+        /// OpenRouter's `error.code`, reduced to `[a-z0-9_]`, at most 40
+        /// characters (it may be a number, such as `502`).
+        code: Option<String>,
+    },
+    /// A stream sent nothing, not even a keep-alive, for
+    /// [`crate::ClientConfig::idle_timeout`].
+    #[error("the stream went idle: nothing arrived within the idle timeout")]
+    IdleTimeout,
+    /// A stream's connection ended before `[DONE]`.
+    #[error("the stream ended before the reply was complete")]
+    StreamInterrupted,
     /// HTTP 5xx.
     #[error("OpenRouter failed on its side (HTTP {status})")]
     ServiceError {
@@ -112,7 +136,10 @@ pub enum Error {
         /// The HTTP status.
         status: u16,
     },
-    /// The request took longer than [`crate::ClientConfig::timeout`].
+    /// The request took longer than [`crate::ClientConfig::timeout`], a
+    /// stream's first byte longer than
+    /// [`crate::ClientConfig::first_byte_timeout`], or OpenRouter answered
+    /// 408.
     #[error("OpenRouter did not answer in time")]
     Timeout,
     /// The request never got an answer.
@@ -200,7 +227,12 @@ impl Error {
             Error::InvalidCode => "invalid-code",
             Error::CodeExpired => "code-expired",
             Error::MethodNotAllowed => "method-not-allowed",
-            Error::RateLimited => "rate-limited",
+            Error::RateLimited { .. } => "rate-limited",
+            Error::NoCredits => "no-credits",
+            Error::Moderated => "moderated",
+            Error::StreamFailed { .. } => "stream-error",
+            Error::IdleTimeout => "idle-timeout",
+            Error::StreamInterrupted => "stream-interrupted",
             Error::ServiceError { .. } => "service-error",
             Error::UnexpectedStatus { .. } => "unexpected-status",
             Error::Timeout => "timeout",
@@ -329,7 +361,14 @@ mod tests {
             Error::InvalidCode,
             Error::CodeExpired,
             Error::MethodNotAllowed,
-            Error::RateLimited,
+            Error::RateLimited { retry_after: None },
+            Error::NoCredits,
+            Error::Moderated,
+            Error::StreamFailed {
+                code: Some("server_error".into()),
+            },
+            Error::IdleTimeout,
+            Error::StreamInterrupted,
             Error::ServiceError { status: 502 },
             Error::UnexpectedStatus { status: 418 },
             Error::Timeout,

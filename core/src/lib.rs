@@ -56,12 +56,14 @@ mod page;
 mod pkce;
 mod request_head;
 mod secret;
+mod sse;
 mod status;
 mod store;
+mod stream;
 mod vault;
 
-pub use answers::{ChatReply, ExchangedKey, KeyInfo};
-pub use client::{ConsentRequest, OpenRouterClient};
+pub use answers::{ChatReply, ExchangedKey, KeyInfo, Model, ModelPricing, Usage};
+pub use client::{ApiCall, ConsentRequest, OpenRouterClient};
 pub use config::{
     Attribution, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, RELAY_URL_ENV, relay_url_from_env,
 };
@@ -76,6 +78,7 @@ pub use pkce::Pkce;
 pub use secret::{ApiKey, AuthCode, PkceVerifier};
 pub use status::{FlowState, Status};
 pub use store::{KeyMeta, KeyStore, MemoryStore, StoredKey};
+pub use stream::{ChatChunk, ChatStream, StreamEvent};
 pub use vault::{DataKey, DataKeyStore, Slot, SlotStore, Vault, VaultHealth};
 
 /// The README's examples, compiled as doctests.
@@ -89,4 +92,5 @@ pub struct ReadmeDoctests;
 pub mod fuzzing {
     pub use crate::answers::{decode_exchange, decode_key_info};
     pub use crate::callback::{Callback, parse_pasted_code, parse_query, split_deep_link};
+    pub use crate::sse::{SseItem, SseParser};
 }
