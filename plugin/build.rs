@@ -13,6 +13,9 @@ const COMMANDS: &[&str] = &[
     "refresh",
     "test_request",
     "open_revoke_page",
+    "chat",
+    "cancel_chat",
+    "models",
 ];
 
 fn main() {

@@ -2,8 +2,8 @@
 // app's commands and moves focus sensibly when the flow changes state.
 
 import * as openrouter from './openrouter.js';
-import { createView, healthKind, viewState } from './view.js';
-import { copyShortcut } from './format.js';
+import { createView, healthKind, matchingModels, viewState } from './view.js';
+import { copyShortcut, perToken, retryWhen } from './format.js';
 
 const view = createView(document);
 const { el } = view;
@@ -13,6 +13,11 @@ const { el } = view;
 let status = null;
 let prefilled = false;
 let ticker = null;
+/** Stops the reply under way, or null when none streams. */
+let replyController = null;
+/** Counts the replies asked for: callbacks of a reply that was stopped or
+ * cleared see a newer number and do nothing. */
+let replyRun = 0;
 
 /** What the panel knows that the app does not. */
 const local = {
@@ -21,7 +26,16 @@ const local = {
   dismissedStoreNotice: null,
   dismissedForgotten: null,
   confirmOpen: false,
-  test: null,
+  // Try it: OpenRouter's models, loaded once (state: idle, loading, ready or failed) ...
+  models: { state: 'idle', list: [], error: null },
+  // ... the chosen model's id, the filter's text ...
+  tryModel: '',
+  tryFilter: '',
+  // ... the reply under way or the last one: {text, streaming, phase, outcome
+  // (null, done, stopped or error), usage, model, finishReason, error, retry} ...
+  reply: null,
+  // ... and what the live region says once a reply ends.
+  announce: '',
   copyFeedback: null,
   codeError: null,
 };
@@ -41,7 +55,7 @@ function apply(next) {
     local.commandError = null;
     if (after !== 'connected') {
       local.confirmOpen = false;
-      local.test = null;
+      clearTry();
     }
     if (after !== 'awaiting') {
       local.copyFeedback = null;
@@ -50,7 +64,7 @@ function apply(next) {
   }
   const keyBefore = previous && previous.key ? previous.key.keySha256 : null;
   const keyAfter = next.key ? next.key.keySha256 : null;
-  if (keyBefore !== keyAfter) local.test = null;
+  if (keyBefore !== keyAfter) clearTry();
 
   prefillOptions(next);
   // The loopback port could not be opened: pasting the code needs none.
@@ -60,6 +74,10 @@ function apply(next) {
   render();
   updateTicker(after);
   if (before !== null && before !== after) moveFocus(after, before);
+  // Fetched when first needed, and again on coming back if it failed.
+  if (after === 'connected' && (local.models.state === 'idle' || (before !== after && local.models.state === 'failed'))) {
+    loadModels();
+  }
 }
 
 function prefillOptions(s) {
@@ -106,7 +124,7 @@ function moveFocus(state, before) {
       target = el.exchangingTitle;
       break;
     case 'connected':
-      target = healthKind(status) === 'invalid' ? el.reconnect : el.testRequest;
+      target = healthKind(status) === 'invalid' ? el.reconnect : el.tryPrompt;
       break;
     default:
       target = null;
@@ -237,23 +255,202 @@ async function copyLink() {
   render();
 }
 
-async function testRequest() {
-  if (local.busy.has('test')) return;
-  local.busy.add('test');
-  local.test = null;
+// ---- Try it ----
+
+/** The cheapest model with both prices known (free first), ties by list order; else the first. */
+function cheapestModel(list) {
+  let best = null;
+  let bestPrice = Infinity;
+  for (const model of list) {
+    const prompt = perToken(model.pricing && model.pricing.prompt);
+    const completion = perToken(model.pricing && model.pricing.completion);
+    // Unknown and variable (-1, the auto router) prices can't be compared.
+    if (prompt === null || completion === null || prompt < 0 || completion < 0) continue;
+    if (prompt + completion < bestPrice) {
+      best = model;
+      bestPrice = prompt + completion;
+    }
+  }
+  return best || list[0] || null;
+}
+
+async function loadModels() {
+  if (local.models.state === 'loading') return;
+  local.models = { state: 'loading', list: [], error: null };
   render();
   try {
-    const reply = await openrouter.testRequest();
-    local.test = {
-      content: reply && typeof reply.content === 'string' ? reply.content : '',
-      model: reply && typeof reply.model === 'string' ? reply.model : null,
-    };
+    const answer = await openrouter.models();
+    const list = Array.isArray(answer)
+      ? answer.filter((model) => model && typeof model.id === 'string' && model.id !== '')
+      : [];
+    if (list.length === 0) {
+      throw new openrouter.OpenRouterError('OpenRouter listed no models.', 'Try again later.', 'no-models');
+    }
+    local.models = { state: 'ready', list, error: null };
+    // A model typed while the list was missing stays chosen if it is listed.
+    if (!list.some((model) => model.id === local.tryModel.trim())) local.tryModel = cheapestModel(list).id;
+    else local.tryModel = local.tryModel.trim();
   } catch (reason) {
-    local.test = { error: openrouter.toError(reason) };
-  } finally {
-    local.busy.delete('test');
-    render();
+    local.models = { state: 'failed', list: [], error: openrouter.toError(reason) };
   }
+  render();
+}
+
+/** "Load the list again": its button goes away meanwhile, so focus moves to the model. */
+async function reloadModels() {
+  await loadModels();
+  const active = document.activeElement;
+  if (!active || active === document.body || active.closest('[hidden]') !== null) {
+    (el.tryModelTyped.hidden ? el.tryModelList : el.tryModelTyped).focus();
+  }
+}
+
+function chooseModel(id) {
+  local.tryModel = id;
+  render();
+}
+
+/** Narrows the list; when the chosen model drops out, the first match takes its place. */
+function filterModels() {
+  local.tryFilter = el.tryFilter.value;
+  const matches = matchingModels(local.models.list, local.tryFilter);
+  if (matches.length > 0 && !matches.some((model) => model.id === local.tryModel)) {
+    local.tryModel = matches[0].id;
+  }
+  render();
+}
+
+/** Up and Down in the filter move through the matches, so the list needs no second stop. */
+function stepModel(event) {
+  if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+  const options = Array.from(el.tryModelList.options).filter((option) => option.value !== '');
+  if (options.length === 0) return;
+  event.preventDefault();
+  const at = options.findIndex((option) => option.value === local.tryModel);
+  const step = event.key === 'ArrowDown' ? 1 : -1;
+  const next = Math.min(options.length - 1, Math.max(0, at + step));
+  chooseModel(options[next].value);
+}
+
+function streaming() {
+  return Boolean(local.reply && local.reply.streaming);
+}
+
+async function sendPrompt() {
+  if (streaming()) return;
+  const prompt = el.tryPrompt.value;
+  const model = local.tryModel.trim();
+  // Send looks disabled then; pressing it shows what is missing.
+  if (model === '') {
+    (el.tryModelTyped.hidden ? el.tryModelList : el.tryModelTyped).focus();
+    return;
+  }
+  if (prompt.trim() === '') {
+    el.tryPrompt.focus();
+    return;
+  }
+  const controller = new AbortController();
+  const run = ++replyRun;
+  replyController = controller;
+  local.reply = { text: '', streaming: true, phase: 'sending', outcome: null };
+  local.announce = '';
+  render();
+  const current = () => run === replyRun;
+  try {
+    const result = await openrouter.chat({ model, messages: [{ role: 'user', content: prompt }] }, {
+      signal: controller.signal,
+      onDelta: (text, delta) => {
+        if (current()) receive(text, delta);
+      },
+      onKeepAlive: () => {
+        // Before any text only: OpenRouter is still looking for a provider.
+        if (!current() || local.reply.text !== '' || local.reply.phase === 'waiting') return;
+        local.reply.phase = 'waiting';
+        render();
+      },
+    });
+    if (!current()) return;
+    endReply({
+      text: typeof result.content === 'string' ? result.content : local.reply.text,
+      outcome: 'done',
+      usage: result.usage || null,
+      model: result.model || model,
+      finishReason: result.finishReason || null,
+    }, 'Reply finished.');
+  } catch (reason) {
+    if (!current()) return;
+    const error = openrouter.toError(reason);
+    const partial = typeof error.partialContent === 'string' && error.partialContent.length > local.reply.text.length
+      ? error.partialContent : local.reply.text;
+    // Cancelled elsewhere (the app stopped it): a stop, not a failure.
+    if (error.code === 'cancelled') {
+      endReply({ text: partial, outcome: 'stopped' }, 'Stopped.');
+      return;
+    }
+    const retry = error.code === 'rate-limited' ? retryWhen(error.retryAfterSeconds) : '';
+    // The alert reads the error out; the live region only says it ended.
+    endReply({ text: partial, outcome: 'error', error, retry }, 'Reply failed.');
+  }
+}
+
+/** One piece of the reply: appended as text, without redrawing the panel each time. */
+function receive(text, delta) {
+  const reply = local.reply;
+  if (typeof text !== 'string' || text === '') {
+    // Reasoning comes before the answer on some models.
+    if (reply.text === '' && delta && delta.reasoning && reply.phase !== 'thinking') {
+      reply.phase = 'thinking';
+      render();
+    }
+    return;
+  }
+  const first = reply.text === '';
+  reply.text += text;
+  if (first) {
+    reply.phase = 'replying';
+    render();
+  } else {
+    view.appendReply(text);
+  }
+}
+
+/** Ends the reply under way with `fields`, and says so once. */
+function endReply(fields, announce) {
+  replyController = null;
+  local.reply = { ...local.reply, ...fields, streaming: false, phase: null };
+  local.announce = announce;
+  const stopHadFocus = document.activeElement === el.tryStop;
+  render();
+  // Stop is gone now: keep the keyboard in the section.
+  if (stopHadFocus) el.tryPrompt.focus();
+}
+
+/** Stops the reply under way; the text so far stays. */
+function stopReply() {
+  if (!streaming()) return;
+  const controller = replyController;
+  // Shown as stopped at once; whatever the stream still sends is ignored.
+  replyRun += 1;
+  endReply({ outcome: 'stopped' }, 'Stopped.');
+  controller.abort();
+}
+
+/** Leaving the connected view, or a new key: the reply goes, and a stream under way stops. */
+function clearTry() {
+  if (replyController) replyController.abort();
+  replyController = null;
+  replyRun += 1;
+  local.reply = null;
+  local.announce = '';
+  local.tryFilter = '';
+  el.tryFilter.value = '';
+}
+
+function onPromptKey(event) {
+  // Enter sends, Shift+Enter is a new line; not while an input method composes.
+  if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+  event.preventDefault();
+  sendPrompt();
 }
 
 function openConfirm() {
@@ -300,7 +497,18 @@ function bind() {
   on(el.reconnect, 'click', connect);
   on(el.newKey, 'click', connect);
   on(el.refresh, 'click', () => run('refresh', openrouter.refresh));
-  on(el.testRequest, 'click', testRequest);
+  on(el.tryFilter, 'input', filterModels);
+  on(el.tryFilter, 'keydown', stepModel);
+  on(el.tryModelList, 'change', () => chooseModel(el.tryModelList.value));
+  on(el.tryModelList, 'input', () => chooseModel(el.tryModelList.value));
+  on(el.tryModelTyped, 'input', () => chooseModel(el.tryModelTyped.value));
+  on(el.tryModelTyped, 'change', () => chooseModel(el.tryModelTyped.value));
+  on(el.tryLoadModels, 'click', reloadModels);
+  on(el.tryPrompt, 'keydown', onPromptKey);
+  // Send looks disabled while the prompt is empty.
+  on(el.tryPrompt, 'input', render);
+  on(el.trySend, 'click', sendPrompt);
+  on(el.tryStop, 'click', stopReply);
   on(el.openKeyPage, 'click', () => run('revoke', openrouter.openRevokePage));
   on(el.limitKeyPage, 'click', () => run('revoke', openrouter.openRevokePage));
 
@@ -308,9 +516,13 @@ function bind() {
   on(el.keepConnected, 'click', closeConfirm);
   on(el.confirmDisconnect, 'click', () => run('disconnect', openrouter.disconnect));
   on(document, 'keydown', (event) => {
-    if (event.key === 'Escape' && local.confirmOpen) {
+    if (event.key !== 'Escape') return;
+    if (local.confirmOpen) {
       event.preventDefault();
       closeConfirm();
+    } else if (streaming()) {
+      event.preventDefault();
+      stopReply();
     }
   });
 

@@ -11,6 +11,9 @@ function formatters() {
       date: new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' }),
       dateTime: new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }),
       time: new Intl.DateTimeFormat(undefined, { timeStyle: 'short' }),
+      count: new Intl.NumberFormat(undefined),
+      // By how many decimals: a reply's cost is often a tiny fraction of a cent.
+      precise: new Map(),
     };
   }
   return made;
@@ -28,6 +31,53 @@ export function money(value) {
   if (!isAmount(value)) return '';
   if (value > 0 && value < 0.01) return `< ${formatters().usd.format(0.01)}`;
   return formatters().usd.format(value);
+}
+
+/** Like `money`, with enough decimals to show tiny amounts: "$0.000084", "$0.50", "$12.00". */
+export function preciseMoney(value) {
+  if (!isAmount(value)) return '';
+  // Two significant digits below a dollar, capped where the figure stops meaning anything.
+  const decimals = value > 0 && value < 1 ? Math.min(10, Math.max(2, Math.ceil(-Math.log10(value)) + 1)) : 2;
+  const cache = formatters().precise;
+  if (!cache.has(decimals)) {
+    cache.set(decimals, new Intl.NumberFormat(undefined, {
+      style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: decimals,
+    }));
+  }
+  return cache.get(decimals).format(value);
+}
+
+/** A whole number with the locale's grouping: "1,234". */
+export function count(value) {
+  return isAmount(value) ? formatters().count.format(value) : '';
+}
+
+/** A price as OpenRouter writes it (a string of USD per token) as a number, or null when unknown. */
+export function perToken(price) {
+  if (isAmount(price)) return price;
+  if (typeof price !== 'string' || price.trim() === '') return null;
+  const value = Number(price);
+  return Number.isFinite(value) ? value : null;
+}
+
+/** A model's price in words: "$0.15 in / $0.60 out per million tokens", "Free", "Price varies". */
+export function pricePerMillion(pricing) {
+  const prompt = perToken(pricing && pricing.prompt);
+  const completion = perToken(pricing && pricing.completion);
+  if (prompt === null || completion === null) return 'Price not listed';
+  // OpenRouter writes -1 where the price depends on the model it routes to.
+  if (prompt < 0 || completion < 0) return 'Price varies';
+  if (prompt === 0 && completion === 0) return 'Free';
+  const million = (perTokenUsd) => preciseMoney(perTokenUsd * 1e6);
+  return `${million(prompt)} in / ${million(completion)} out per million tokens`;
+}
+
+/** When a rate limit ends, in words: "You can send again in 20 seconds." or "… after 4:05 PM." */
+export function retryWhen(seconds, now = Date.now()) {
+  if (!isAmount(seconds) || seconds < 0) return '';
+  const whole = Math.max(1, Math.ceil(seconds));
+  if (whole <= 90) return `You can send again in ${whole} ${whole === 1 ? 'second' : 'seconds'}.`;
+  return `You can send again after ${when(now + whole * 1000, now)}.`;
 }
 
 /** A date such as "Mar 12, 2026". */

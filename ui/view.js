@@ -2,7 +2,8 @@
 // Only textContent, attributes, classes and `hidden`: never markup from data.
 
 import {
-  countdown, date, dateTime, daysUntil, hostOf, isAmount, money, parseTime, when, WEEK_MS,
+  count, countdown, date, dateTime, daysUntil, hostOf, isAmount, money, parseTime, preciseMoney,
+  pricePerMillion, when, WEEK_MS,
 } from './format.js';
 
 const OFFLINE_CODES = new Set(['unreachable', 'dns-failed', 'connection-refused', 'tls-failed', 'timeout']);
@@ -27,6 +28,24 @@ export function healthKind(status) {
   if (OFFLINE_CODES.has(health.error.code)) return 'offline';
   return 'problem';
 }
+
+/** The models whose id or name holds every word of `filter`, in list order. */
+export function matchingModels(list, filter) {
+  const words = String(filter || '').toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return list;
+  return list.filter((model) => {
+    const haystack = `${model.id} ${model.name || ''}`.toLowerCase();
+    return words.every((word) => haystack.includes(word));
+  });
+}
+
+/** What the line above a streaming reply says, by how far it has come. */
+const REPLY_PHASES = {
+  sending: 'Sending…',
+  waiting: 'Waiting for the model…',
+  thinking: 'The model is thinking…',
+  replying: 'Replying…',
+};
 
 const STATUS_TEXT = {
   disconnected: 'Not connected',
@@ -124,10 +143,27 @@ export function createView(doc = document) {
     expiry: byId('expiry'),
     connectedAt: byId('connected-at'),
     checkedAt: byId('checked-at'),
-    testRequest: byId('test-request'),
     refresh: byId('refresh'),
     disconnect: byId('disconnect'),
-    testReply: byId('test-reply'),
+    trySection: byId('try'),
+    tryModelLabel: part(byId('try'), 'model-label'),
+    tryPicker: part(byId('try'), 'picker'),
+    tryFilter: byId('try-filter'),
+    // Only one of the two carries the `try-model` test id: the one in use.
+    tryModelList: $('#try-model-list'),
+    tryModelTyped: $('#try-model-typed'),
+    tryPrice: byId('try-price'),
+    tryNoMatch: part(byId('try'), 'no-match'),
+    tryPrompt: byId('try-prompt'),
+    trySend: byId('try-send'),
+    tryStop: byId('try-stop'),
+    tryProgress: byId('try-progress'),
+    tryReply: byId('try-reply'),
+    tryUsage: byId('try-usage'),
+    tryStopped: byId('try-stopped'),
+    tryError: byId('try-error'),
+    tryLoadModels: byId('try-load-models'),
+    tryAnnounce: byId('try-announce'),
     confirm: byId('disconnect-confirm'),
     confirmDisconnect: byId('confirm-disconnect'),
     keepConnected: byId('keep-connected'),
@@ -348,23 +384,142 @@ export function createView(doc = document) {
     }
   }
 
-  function renderTestReply(local) {
-    const result = local.test;
-    show(el.testReply, Boolean(result));
-    if (!result) return;
-    const meta = part(el.testReply, 'meta');
-    const content = part(el.testReply, 'content');
-    el.testReply.classList.toggle('test-reply-error', Boolean(result.error));
-    if (result.error) {
-      el.testReply.setAttribute('role', 'alert');
-      setText(meta, 'The test request failed.');
-      setText(content, sentence(result.error.message, result.error.nextStep));
-    } else {
-      el.testReply.removeAttribute('role');
-      setText(meta, result.model ? `Reply from ${result.model}` : 'Reply');
-      const reply = typeof result.content === 'string' ? result.content.trim() : '';
-      setText(content, reply !== '' ? reply : '(The model sent an empty reply.)');
+  /** The model control in use carries the `try-model` test id and the label. */
+  function useModelControl(active) {
+    for (const control of [el.tryModelList, el.tryModelTyped]) {
+      if (control === active) control.dataset.testid = 'try-model';
+      else delete control.dataset.testid;
     }
+    el.tryModelLabel.htmlFor = active.id;
+  }
+
+  // The options last put in the list: rebuilding hundreds of them on every
+  // render would be slow and would close the list under the user's pointer.
+  let shownModels = null;
+
+  function renderModelOptions(local) {
+    const select = el.tryModelList;
+    const { state, list } = local.models;
+    const ready = state === 'ready';
+    select.disabled = !ready;
+    let shown = ready ? matchingModels(list, local.tryFilter) : [];
+    // The chosen model stays listed (first) even when the filter leaves it out.
+    const chosen = ready ? list.find((model) => model.id === local.tryModel) : null;
+    if (chosen && !shown.includes(chosen)) shown = [chosen, ...shown];
+    const same = shownModels !== null && shownModels.length === shown.length
+      && shown.every((model, index) => model === shownModels[index]);
+    if (!same || (!ready && select.options.length === 0)) {
+      const options = shown.map((model) => new Option(model.name || model.id, model.id));
+      select.replaceChildren(...(ready ? options : [new Option('Loading models…', '')]));
+      shownModels = shown;
+    }
+    if (ready && select.value !== local.tryModel) select.value = local.tryModel;
+  }
+
+  function renderModelPicker(local) {
+    const { state, list } = local.models;
+    el.trySection.dataset.models = state;
+    // Without the list, the user types the model's id.
+    const typed = state === 'failed';
+    show(el.tryPicker, !typed);
+    show(el.tryModelTyped, typed);
+    useModelControl(typed ? el.tryModelTyped : el.tryModelList);
+    if (typed && el.tryModelTyped.value !== local.tryModel) el.tryModelTyped.value = local.tryModel;
+    renderModelOptions(local);
+
+    const chosen = list.find((model) => model.id === local.tryModel);
+    let price = '';
+    if (typed) price = "Type a model's id, as openrouter.ai/models lists it.";
+    else if (state !== 'ready') price = 'Loading the list of models…';
+    else if (chosen) price = pricePerMillion(chosen.pricing);
+    setText(el.tryPrice, price);
+
+    const filter = local.tryFilter.trim();
+    const noMatch = state === 'ready' && filter !== '' && matchingModels(list, filter).length === 0;
+    setText(el.tryNoMatch, noMatch ? `No model matches “${filter}”.` : '');
+    show(el.tryNoMatch, noMatch);
+  }
+
+  /** "12 tokens in, 34 out · $0.0001 · openai/gpt-4o-mini" */
+  function usageLine(reply) {
+    const usage = reply.usage || {};
+    const tokens = (n) => `${count(n)} ${n === 1 ? 'token' : 'tokens'}`;
+    let words;
+    if (isAmount(usage.promptTokens) && isAmount(usage.completionTokens)) {
+      words = `${tokens(usage.promptTokens)} in, ${count(usage.completionTokens)} out`;
+    } else if (isAmount(usage.totalTokens)) {
+      words = tokens(usage.totalTokens);
+    } else {
+      words = 'Tokens not reported';
+    }
+    const cost = isAmount(usage.cost) ? preciseMoney(usage.cost) : 'cost not reported';
+    const parts = [words, cost];
+    if (reply.model) parts.push(reply.model);
+    if (reply.finishReason === 'length') parts.push('cut off at the length limit');
+    return parts.join(' · ');
+  }
+
+  function renderReply(local) {
+    const reply = local.reply;
+    const streaming = Boolean(reply && reply.streaming);
+    const outcome = reply && reply.outcome ? reply.outcome : '';
+    const text = reply ? reply.text : '';
+    // A finished empty reply still shows its (empty) box: CSS says so in it.
+    show(el.tryReply, text !== '' || outcome === 'done');
+    setText(el.tryReply, text);
+    el.tryReply.dataset.streaming = streaming ? 'true' : 'false';
+    el.tryReply.dataset.outcome = outcome;
+    el.tryReply.setAttribute('aria-busy', streaming ? 'true' : 'false');
+
+    show(el.tryProgress, streaming);
+    setText(part(el.tryProgress, 'text'), streaming ? REPLY_PHASES[reply.phase] : '');
+    show(el.tryUsage, outcome === 'done');
+    setText(el.tryUsage, outcome === 'done' ? usageLine(reply) : '');
+    show(el.tryStopped, outcome === 'stopped');
+    setText(el.tryAnnounce, local.announce);
+  }
+
+  function renderTryActions(local) {
+    const streaming = Boolean(local.reply && local.reply.streaming);
+    setBusy(el.trySend, streaming);
+    // Nothing to send yet: looks disabled, but stays focusable and says why when pressed.
+    const missing = el.tryPrompt.value.trim() === '' || local.tryModel.trim() === '';
+    if (!streaming && missing) el.trySend.setAttribute('aria-disabled', 'true');
+    show(el.tryStop, streaming);
+  }
+
+  /** The reply's failure, else the model list's: one alert at a time. */
+  function renderTryError(local) {
+    const failed = local.reply && local.reply.outcome === 'error' ? local.reply : null;
+    const listError = !failed && local.models.state === 'failed' ? local.models.error : null;
+    show(el.tryError, Boolean(failed || listError));
+    show(el.tryLoadModels, Boolean(listError));
+    const message = part(el.tryError, 'message');
+    const next = part(el.tryError, 'next-step');
+    if (failed) {
+      setText(message, failed.error.message);
+      setText(next, sentence(failed.error.nextStep, failed.retry));
+    } else if (listError) {
+      setText(message, "The list of models didn't load.");
+      setText(next, sentence(listError.message, listError.nextStep, 'Meanwhile, you can type a model id.'));
+    }
+  }
+
+  function renderTry(local) {
+    renderModelPicker(local);
+    renderReply(local);
+    renderTryActions(local);
+    renderTryError(local);
+  }
+
+  /** Adds a piece of a streaming reply as text, following it down unless the user scrolled up. */
+  function appendReply(text) {
+    const box = el.tryReply;
+    const following = box.scrollHeight - box.scrollTop - box.clientHeight < 8;
+    const last = box.lastChild;
+    if (last && last.nodeType === Node.TEXT_NODE) last.appendData(text);
+    else box.append(text);
+    if (following) box.scrollTop = box.scrollHeight;
   }
 
   function renderConnected(s, local) {
@@ -395,13 +550,12 @@ export function createView(doc = document) {
 
   /** The connected view's own controls; rendered in every state so nothing goes stale. */
   function renderConnectedControls(state, local) {
-    setBusy(el.testRequest, local.busy.has('test'), 'Testing…', 'Test');
     setBusy(el.refresh, local.busy.has('refresh'), 'Checking…', 'Refresh');
     const confirmOpen = state === 'connected' && local.confirmOpen;
     show(el.confirm, confirmOpen);
     el.disconnect.setAttribute('aria-expanded', confirmOpen ? 'true' : 'false');
     setBusy(el.confirmDisconnect, local.busy.has('disconnect'), 'Disconnecting…', 'Disconnect');
-    renderTestReply(state === 'connected' ? local : { test: null });
+    renderTry(local);
   }
 
   function renderCurrentKeyNote(s, state) {
@@ -460,5 +614,5 @@ export function createView(doc = document) {
     renderProtection(status);
   }
 
-  return { el, render, tick };
+  return { el, render, tick, appendReply };
 }

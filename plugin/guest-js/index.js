@@ -55,7 +55,10 @@ export function toError(reason) {
     }
   }
   if (value && typeof value === 'object' && text(value.message) !== '') {
-    return new OpenRouterError(text(value.message), text(value.nextStep), text(value.code) || 'unknown');
+    const error = new OpenRouterError(text(value.message), text(value.nextStep), text(value.code) || 'unknown');
+    // A rate limit may say when to try again.
+    if (typeof value.retryAfterSeconds === 'number') error.retryAfterSeconds = value.retryAfterSeconds;
+    return error;
   }
   return new OpenRouterError(GENERIC_MESSAGE, GENERIC_NEXT_STEP);
 }
@@ -122,3 +125,94 @@ export const openAgain = () => invoke('open_again');
 export const testRequest = () => invoke('test_request');
 /** Opens the key's page on OpenRouter, where it is revoked (needs `openrouter:allow-open-revoke-page`). */
 export const openRevokePage = () => invoke('open_revoke_page');
+
+// ---- Using the key ----
+// The key stays in the app: these ask the plugin to call OpenRouter with
+// it and hand the page what comes back.
+
+/**
+ * @typedef {{id: string, name: string, contextLength: number|null,
+ *   pricing: {prompt: string|null, completion: string|null}}} Model
+ * @typedef {{promptTokens: number|null, completionTokens: number|null,
+ *   totalTokens: number|null, cost: number|null}} Usage
+ * @typedef {{content: string, reasoning: string, toolCalls: object[]}} Delta
+ * @typedef {{content: string, reasoning: string, usage: Usage|null,
+ *   generationId: string|null, finishReason: string|null, model: string|null}} ChatResult
+ * @typedef {{onDelta?: (text: string, delta: Delta) => void,
+ *   onKeepAlive?: () => void, signal?: AbortSignal}} ChatOptions
+ */
+
+/**
+ * The models OpenRouter offers (needs `openrouter:allow-models`, in the
+ * default set). Prices are USD per token, as OpenRouter writes them.
+ * @returns {Promise<Model[]>}
+ */
+export const models = () => invoke('models');
+
+/**
+ * Streams a chat reply with the connected key (needs
+ * `openrouter:allow-chat`: it spends the user's credit). `request` is
+ * OpenRouter's chat request (`model`, `messages`, …); the plugin asks for
+ * a stream. `onDelta` gets each piece of text as it arrives (several
+ * model deltas may come in one piece). Resolves with the whole reply;
+ * rejects with an OpenRouterError whose `code` says why (`no-credits`,
+ * `rate-limited` with `retryAfterSeconds`, `moderated`, `key-invalid`,
+ * `stream-error`, `cancelled`, `idle-timeout`, …) and whose
+ * `partialContent` keeps the text that came before.
+ * @param {object} request
+ * @param {ChatOptions} [options]
+ * @returns {Promise<ChatResult>}
+ */
+export function chat(request, options = {}) {
+  const { onDelta, onKeepAlive, signal } = options;
+  let api;
+  try {
+    api = tauri();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (signal && signal.aborted) {
+    return Promise.reject(new OpenRouterError('The reply was stopped.', '', 'cancelled'));
+  }
+  return new Promise((resolve, reject) => {
+    let content = '';
+    let settled = false;
+    const channel = new api.core.Channel();
+    const stop = () => {
+      api.core.invoke('plugin:openrouter|cancel_chat', { streamId: channel.id }).catch(() => {});
+    };
+    const finish = (outcome) => {
+      if (settled) return;
+      settled = true;
+      if (signal) signal.removeEventListener('abort', stop);
+      outcome();
+    };
+    const fail = (reason) => {
+      const error = toError(reason);
+      error.partialContent = content;
+      finish(() => reject(error));
+    };
+    channel.onmessage = (message) => {
+      if (!message || settled) return;
+      switch (message.type) {
+        case 'delta':
+          content += message.content;
+          if (onDelta) onDelta(message.content, message);
+          break;
+        case 'keepAlive':
+          if (onKeepAlive) onKeepAlive();
+          break;
+        case 'done':
+          finish(() => resolve(message.result));
+          break;
+        case 'failed':
+          fail(message.error);
+          break;
+        default:
+          break;
+      }
+    };
+    if (signal) signal.addEventListener('abort', stop, { once: true });
+    api.core.invoke('plugin:openrouter|chat', { request, onEvent: channel }).catch(fail);
+  });
+}

@@ -4,10 +4,12 @@
 //! nothing but its error (`status` answers the status once, for a page
 //! that has just loaded). None returns the key, the code or the verifier.
 
-use openrouter_connect_core::{CallbackMode, ChatReply, ConnectOptions, Error, FlowState};
-use tauri::{AppHandle, Manager, Runtime, State};
+use openrouter_connect_core::{CallbackMode, ChatReply, ConnectOptions, Error, FlowState, Model};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, Runtime, State, Webview};
 
 use crate::browser;
+use crate::chat::ChatEvent;
 use crate::models::{CallbackChoice, ConnectRequest, ErrorView, PanelStatus};
 use crate::state::OpenRouter;
 
@@ -191,4 +193,35 @@ pub fn open_revoke_page<R: Runtime>(
     let opened = browser::open(&url);
     state.update(&app, |panel| panel.browser_error = opened.err());
     Ok(())
+}
+
+/// Streams a chat reply to the page over `on_event` (see
+/// [`ChatEvent`]); answers at once, and the Channel says how it ends.
+/// `request` is OpenRouter's chat request; the plugin asks for a stream.
+#[tauri::command]
+pub fn chat<R: Runtime>(
+    webview: Webview<R>,
+    state: State<'_, OpenRouter>,
+    request: serde_json::Value,
+    on_event: Channel<ChatEvent>,
+) -> Result<(), ErrorView> {
+    state.streams.start(
+        state.connector.clone(),
+        webview.label(),
+        webview.window().label(),
+        request,
+        on_event,
+    )
+}
+
+/// Stops a reply of this page, named by its Channel's id.
+#[tauri::command]
+pub fn cancel_chat<R: Runtime>(webview: Webview<R>, state: State<'_, OpenRouter>, stream_id: u32) {
+    state.streams.cancel(webview.label(), stream_id);
+}
+
+/// The models OpenRouter offers.
+#[tauri::command]
+pub async fn models(state: State<'_, OpenRouter>) -> Result<Vec<Model>, ErrorView> {
+    Ok(state.connector.models().await?)
 }

@@ -8,10 +8,27 @@ use crate::models::{ErrorView, ProtectionView};
 
 /// An error as the panel shows it.
 pub fn error_view(error: &Error) -> ErrorView {
+    let retry_after = match error {
+        Error::RateLimited { retry_after } => *retry_after,
+        _ => None,
+    };
+    let next_step = match retry_after {
+        Some(wait) => format!("Wait {}, then try again.", seconds_words(wait.as_secs())),
+        None => next_step(error).to_owned(),
+    };
     ErrorView {
         code: error.code().to_owned(),
         message: message(error),
-        next_step: next_step(error).to_owned(),
+        next_step,
+        retry_after_seconds: retry_after.map(|wait| wait.as_secs()),
+    }
+}
+
+fn seconds_words(seconds: u64) -> String {
+    match seconds {
+        0 | 1 => "a second".to_owned(),
+        2..=119 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
     }
 }
 
@@ -48,7 +65,14 @@ fn message(error: &Error) -> String {
         Error::MethodNotAllowed => {
             "OpenRouter refused the request method (the address may not be OpenRouter's API)."
         }
-        Error::RateLimited => "OpenRouter is receiving too many requests from this app.",
+        Error::RateLimited { .. } => "OpenRouter is receiving too many requests from this app.",
+        Error::NoCredits => "Your OpenRouter account has no credits left for this request.",
+        Error::Moderated => "The model's moderation refused this prompt.",
+        Error::StreamFailed { .. } => "The reply stopped part-way: the model's provider failed.",
+        Error::IdleTimeout => "The reply stalled: nothing more came from OpenRouter for a while.",
+        Error::StreamInterrupted => {
+            "The connection to OpenRouter closed before the reply was complete."
+        }
         Error::ServiceError { status } => {
             return format!("OpenRouter had a problem on its side (HTTP {status}).");
         }
@@ -118,7 +142,15 @@ fn next_step(error: &Error) -> &'static str {
         Error::MethodNotAllowed | Error::UnexpectedStatus { .. } => {
             "Check that OPENROUTER_BASE_URL points at OpenRouter, then try again."
         }
-        Error::RateLimited => "Wait a minute, then try again.",
+        Error::RateLimited { .. } => "Wait a minute, then try again.",
+        Error::NoCredits => {
+            "Add credits at openrouter.ai/settings/credits, or choose a free model, then try again."
+        }
+        Error::Moderated => "Change the prompt, or choose another model.",
+        Error::StreamFailed { .. } | Error::IdleTimeout => {
+            "Try again; if it keeps happening, choose another model."
+        }
+        Error::StreamInterrupted => "Check your internet connection, then try again.",
         Error::ServiceError { .. } | Error::Timeout => {
             "Try again in a few minutes; OpenRouter's status page may say more."
         }
@@ -239,6 +271,14 @@ mod tests {
             Error::storage("the disk is full"),
             Error::keychain("it is locked or refused access"),
             Error::DataKeyMismatch,
+            Error::NoCredits,
+            Error::Moderated,
+            Error::StreamFailed { code: None },
+            Error::IdleTimeout,
+            Error::StreamInterrupted,
+            Error::RateLimited {
+                retry_after: Some(std::time::Duration::from_secs(30)),
+            },
         ];
         for error in &all {
             let view = error_view(error);
@@ -246,6 +286,13 @@ mod tests {
             assert!(view.next_step.ends_with('.'), "{}", view.next_step);
             assert_eq!(view.code, error.code());
         }
+        let limited = error_view(&Error::RateLimited {
+            retry_after: Some(std::time::Duration::from_secs(30)),
+        });
+        assert_eq!(limited.next_step, "Wait 30 seconds, then try again.");
+        assert_eq!(limited.retry_after_seconds, Some(30));
+        let json = serde_json::to_value(error_view(&Error::NoCredits)).unwrap();
+        assert!(json.get("retryAfterSeconds").is_none(), "{json}");
         assert_eq!(
             error_view(&Error::keychain("it is locked or refused access")).message,
             "The system keychain did not answer: it is locked or refused access."

@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod browser;
+mod chat;
 mod commands;
 #[cfg(feature = "deep-link")]
 mod deeplink;
@@ -40,6 +41,7 @@ use openrouter_connect_core::{
 use tauri::plugin::TauriPlugin;
 use tauri::{AppHandle, Manager, Runtime};
 
+pub use chat::{ChatEvent, ChatResult};
 pub use models::{
     CallbackChoice, ConnectRequest, ErrorView, Health, PanelFlow, PanelStatus, ProtectionView,
 };
@@ -58,7 +60,13 @@ pub struct Builder {
     relay_url: Option<url::Url>,
     scheme: Option<String>,
     key_label: Option<String>,
+    first_byte_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    max_streams: Option<usize>,
 }
+
+/// How many replies stream at once unless the Builder says otherwise.
+pub(crate) const DEFAULT_MAX_STREAMS: usize = 4;
 
 impl Builder {
     /// The defaults: the app's product name as its title, no URL, the
@@ -105,6 +113,29 @@ impl Builder {
         self
     }
 
+    /// How long a streamed reply may take to start (OpenRouter's answer
+    /// and headers); defaults to a minute.
+    pub fn first_byte_timeout(mut self, timeout: Duration) -> Self {
+        self.first_byte_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a streamed reply may stay silent, keep-alives included,
+    /// before it ends with `idle-timeout`; defaults to a minute. The
+    /// length of a whole reply has no limit.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// How many replies may stream at once, over all windows (each spends
+    /// the user's credit); a page that asks for more is told
+    /// `too-many-streams`. Defaults to 4.
+    pub fn max_streams(mut self, max: usize) -> Self {
+        self.max_streams = Some(max.max(1));
+        self
+    }
+
     /// The plugin, for `tauri::Builder::plugin`.
     pub fn build<R: Runtime>(self) -> TauriPlugin<R> {
         tauri::plugin::Builder::new("openrouter")
@@ -120,6 +151,9 @@ impl Builder {
                 commands::refresh,
                 commands::test_request,
                 commands::open_revoke_page,
+                commands::chat,
+                commands::cancel_chat,
+                commands::models,
             ])
             .setup(move |app, _api| {
                 let state = self.state(app)?;
@@ -128,6 +162,27 @@ impl Builder {
                 #[cfg(feature = "deep-link")]
                 deeplink::install(app);
                 Ok(())
+            })
+            // A page that goes away takes its replies with it: nothing is
+            // left spending credit for a Channel no one reads.
+            .on_page_load(|webview, payload| {
+                if payload.event() == tauri::webview::PageLoadEvent::Started {
+                    if let Some(state) = webview.try_state::<OpenRouter>() {
+                        state.streams.cancel_webview(webview.label());
+                    }
+                }
+            })
+            .on_event(|app, event| {
+                if let tauri::RunEvent::WindowEvent {
+                    label,
+                    event: tauri::WindowEvent::Destroyed,
+                    ..
+                } = event
+                {
+                    if let Some(state) = app.try_state::<OpenRouter>() {
+                        state.streams.cancel_window(label);
+                    }
+                }
             })
             .build()
     }
@@ -146,13 +201,20 @@ impl Builder {
             app_url: self.app_url,
             app_title: Some(title.clone()),
         };
-        let (client_config, config_problem) = match ClientConfig::from_env(attribution.clone()) {
+        let (mut client_config, config_problem) = match ClientConfig::from_env(attribution.clone())
+        {
             Ok(config) => (config, None),
             Err(error) => {
                 tracing::error!(code = error.code(), "OPENROUTER_BASE_URL refused");
                 (ClientConfig::new(attribution), Some(error))
             }
         };
+        if let Some(timeout) = self.first_byte_timeout {
+            client_config.first_byte_timeout = timeout;
+        }
+        if let Some(timeout) = self.idle_timeout {
+            client_config.idle_timeout = timeout;
+        }
         let client = OpenRouterClient::new(client_config)?;
         let (relay_url, relay_problem) = match self.relay_url {
             Some(url) => (Some(url), None),
@@ -188,7 +250,8 @@ impl Builder {
             config_problem,
             relay_url,
             app.package_info().version.to_string(),
-        ))
+        )
+        .with_max_streams(self.max_streams.unwrap_or(DEFAULT_MAX_STREAMS)))
     }
 }
 

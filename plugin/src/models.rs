@@ -45,6 +45,9 @@ pub struct ErrorView {
     pub message: String,
     /// What the user can do, a sentence.
     pub next_step: String,
+    /// For a rate limit: when to try again, if OpenRouter said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
 }
 
 /// What a command that fails answers.

@@ -42,6 +42,8 @@ pub struct OpenRouter {
     /// is configured.
     pub(crate) relay_url: Option<url::Url>,
     app_version: String,
+    /// The replies streaming to pages now.
+    pub(crate) streams: Arc<crate::chat::Streams>,
     /// The deep-link plugin is registered and the handler installed.
     deep_links: std::sync::atomic::AtomicBool,
     panel: Mutex<PanelState>,
@@ -68,6 +70,7 @@ impl OpenRouter {
             paste_suggested: crate::environment::paste_reason(),
             relay_url,
             app_version,
+            streams: Arc::new(crate::chat::Streams::new(crate::DEFAULT_MAX_STREAMS)),
             deep_links: std::sync::atomic::AtomicBool::new(false),
             panel: Mutex::new(PanelState {
                 health: None,
@@ -80,8 +83,16 @@ impl OpenRouter {
         }
     }
 
+    /// At most `max` replies streaming at once.
+    pub(crate) fn with_max_streams(mut self, max: usize) -> Self {
+        self.streams = Arc::new(crate::chat::Streams::new(max));
+        self
+    }
+
     /// The connection itself, for the host's Rust code: `connect`,
-    /// `key_info`, `call` and the rest, the key never handed out. Changes of
+    /// `key_info`, `call`, `stream`, `models` and the rest, which use the
+    /// key without handing it out, and `expose_api_key` for another
+    /// OpenRouter client (read its warning). Changes of
     /// the flow reach the page as status events; what only the commands
     /// keep (the key a disconnect forgot, for its revoke page) does not
     /// follow a call made here.
