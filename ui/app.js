@@ -355,6 +355,7 @@ async function sendPrompt() {
   local.reply = { text: '', streaming: true, phase: 'sending', outcome: null };
   local.announce = '';
   render();
+  keepReplyInView();
   const current = () => run === replyRun;
   try {
     const result = await openrouter.chat({ model, messages: [{ role: 'user', content: prompt }] }, {
@@ -393,6 +394,11 @@ async function sendPrompt() {
   }
 }
 
+/** The reply is below the fold in a small window: bring it up as it starts. */
+function keepReplyInView() {
+  if (!el.tryReply.hidden) el.tryReply.scrollIntoView({ block: 'nearest' });
+}
+
 /** One piece of the reply: appended as text, without redrawing the panel each time. */
 function receive(text, delta) {
   const reply = local.reply;
@@ -409,6 +415,7 @@ function receive(text, delta) {
   if (first) {
     reply.phase = 'replying';
     render();
+    keepReplyInView();
   } else {
     view.appendReply(text);
   }
@@ -423,6 +430,9 @@ function endReply(fields, announce) {
   render();
   // Stop is gone now: keep the keyboard in the section.
   if (stopHadFocus) el.tryPrompt.focus();
+  // What came after the reply (its usage, or why it ended) is in view too.
+  const after = local.reply.outcome === 'error' ? el.tryError : el.tryUsage;
+  if (after && !after.hidden) after.scrollIntoView({ block: 'nearest' });
 }
 
 /** Stops the reply under way; the text so far stays. */

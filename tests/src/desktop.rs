@@ -425,13 +425,23 @@ impl Desktop {
     }
 
     /// Checks that no secret is in a file under `HOME`, in the app's log,
-    /// in the page, or in any answer of the app's read-only commands.
+    /// in the page, in any answer of the app's read-only commands, or in
+    /// any Channel message of a streamed reply.
     pub async fn assert_no_secret_leaks(&self, session: &Session) {
         let answers = session
             .js_async(
                 "const done = arguments[arguments.length - 1];\
-                 const ask = (c) => window.__TAURI__.core.invoke('plugin:openrouter|' + c).then((v) => JSON.stringify(v), (e) => JSON.stringify(e));\
-                 Promise.all(['status', 'refresh', 'test_request'].map(ask)).then((all) => done(all.join('\\n')));",
+                 const tauri = window.__TAURI__.core;\
+                 const ask = (c) => tauri.invoke('plugin:openrouter|' + c).then((v) => JSON.stringify(v), (e) => JSON.stringify(e));\
+                 const messages = [];\
+                 const streamed = new Promise((end) => {\
+                   const channel = new tauri.Channel();\
+                   channel.onmessage = (m) => { messages.push(JSON.stringify(m)); if (m.type === 'done' || m.type === 'failed') end(); };\
+                   const request = {model: 'openai/gpt-4o-mini', messages: [{role: 'user', content: 'Say hello'}]};\
+                   tauri.invoke('plugin:openrouter|chat', {request, onEvent: channel}).catch((e) => { messages.push(JSON.stringify(e)); end(); });\
+                   setTimeout(end, 15000);\
+                 }).then(() => messages.join('\\n'));\
+                 Promise.all([...['status', 'refresh', 'test_request'].map(ask), streamed]).then((all) => done(all.join('\\n')));",
             )
             .await
             .unwrap_or_default()

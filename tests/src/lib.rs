@@ -17,4 +17,6 @@ pub mod relay_site;
 pub mod webdriver;
 
 pub use browser::{Browser, BrowserError, Decision, Visit};
-pub use fake::{CHAT_REPLY, Endpoint, FakeOpenRouter, Fault, KeyRecord, RequestRecord, chat_reply};
+pub use fake::{
+    CHAT_REPLY, Endpoint, FakeOpenRouter, Fault, KeyRecord, RequestRecord, StreamScript, chat_reply,
+};

@@ -9,13 +9,15 @@ use serde_json::{Value, json};
 use super::params::has_media_type;
 use super::respond::{api_error, json_body};
 use super::state::{KeyEntry, Shared, lock};
+use super::stream;
 
 /// The one answer the fake's model ever gives, so tests can assert on it.
 pub const CHAT_REPLY: &str = "Hello from the fake OpenRouter.";
 
 /// What one chat completion adds to a key's usage, in USD: small but not
-/// zero, so a client's usage display visibly moves.
-const COST_PER_CHAT: f64 = 0.0001;
+/// zero, so a client's usage display visibly moves. A stream reports it as
+/// its `cost`.
+pub(crate) const COST_PER_CHAT: f64 = 0.0001;
 
 /// OpenRouter's wording for a key it does not know or no longer honours.
 fn unauthorized() -> Response {
@@ -67,32 +69,40 @@ pub(crate) async fn key_info(State(shared): State<Shared>, headers: HeaderMap) -
     }
 }
 
-/// `POST /api/v1/chat/completions`, non-streaming only.
+/// `POST /api/v1/chat/completions`: one JSON answer, or with `"stream": true`
+/// a stream of events (`stream.rs`).
 pub(crate) async fn chat(
     State(shared): State<Shared>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     // Authentication first, as a real gateway does before reading the body.
-    if with_key(&shared, &headers, |_| ()).is_none() {
+    let Some(key) = with_key(&shared, &headers, |entry| entry.record.key.clone()) else {
         return unauthorized();
-    }
-    let (model, prompt_tokens) = match parse_chat(&headers, &body) {
-        Ok(parsed) => parsed,
+    };
+    let request = match parse_chat(&headers, &body) {
+        Ok(request) => request,
         Err(message) => return api_error(StatusCode::BAD_REQUEST, message),
     };
+    if request.stream {
+        // The key may have been revoked in between, which is a 401 like any
+        // other; a stream, once started, is charged when it finishes.
+        return stream::start(&shared, &key, request.model, request.prompt_tokens)
+            .unwrap_or_else(unauthorized);
+    }
     // Charged only once the request is known to be valid; the key may have
     // been revoked in between, which is a 401 like any other.
     if with_key(&shared, &headers, |entry| entry.usage += COST_PER_CHAT).is_none() {
         return unauthorized();
     }
+    let prompt_tokens = request.prompt_tokens;
     let completion_tokens = word_count(CHAT_REPLY);
     json_body(
         StatusCode::OK,
         json!({
             "id": "gen-fake-1",
             "provider": "Fake",
-            "model": model,
+            "model": request.model,
             "object": "chat.completion",
             "created": 1_700_000_000,
             "choices": [{
@@ -110,8 +120,17 @@ pub(crate) async fn chat(
     )
 }
 
-/// Checks the body's shape; returns the model and a stand-in prompt size.
-fn parse_chat(headers: &HeaderMap, body: &[u8]) -> Result<(String, usize), &'static str> {
+/// What the fake takes from a chat request's body.
+#[derive(Debug, PartialEq)]
+struct ChatRequest {
+    model: String,
+    /// A stand-in for the prompt's size: its words.
+    prompt_tokens: usize,
+    stream: bool,
+}
+
+/// Checks the body's shape.
+fn parse_chat(headers: &HeaderMap, body: &[u8]) -> Result<ChatRequest, &'static str> {
     if !has_media_type(headers, "application/json") {
         return Err("Content-Type must be application/json");
     }
@@ -124,14 +143,13 @@ fn parse_chat(headers: &HeaderMap, body: &[u8]) -> Result<(String, usize), &'sta
         Some(Value::Array(messages)) if !messages.is_empty() => messages,
         _ => return Err("messages must be a non-empty array"),
     };
-    // The fake has no stream to send; failing loudly beats a client waiting
-    // for server-sent events that never come.
-    if value
-        .get("stream")
-        .is_some_and(|stream| stream != &Value::Bool(false))
-    {
-        return Err("stream is not supported by the fake");
-    }
+    // A boolean and nothing else: a client sending "true" as a string would
+    // get a stream from a lenient server and a 400 from a strict one.
+    let stream = match value.get("stream") {
+        None => false,
+        Some(Value::Bool(stream)) => *stream,
+        Some(_) => return Err("stream must be a boolean"),
+    };
     let mut prompt_tokens = 0;
     for message in messages {
         let role = message.get("role").and_then(Value::as_str);
@@ -143,7 +161,11 @@ fn parse_chat(headers: &HeaderMap, body: &[u8]) -> Result<(String, usize), &'sta
             _ => return Err("each message needs string role and content"),
         }
     }
-    Ok((model, prompt_tokens))
+    Ok(ChatRequest {
+        model,
+        prompt_tokens,
+        stream,
+    })
 }
 
 fn word_count(text: &str) -> usize {
@@ -180,6 +202,12 @@ pub(crate) async fn models() -> Response {
                 "pricing": {"prompt": "0.00000015", "completion": "0.0000006"},
             },
             {
+                "id": "anthropic/claude-sonnet-4",
+                "name": "Anthropic: Claude Sonnet 4",
+                "context_length": 200_000,
+                "pricing": {"prompt": "0.000003", "completion": "0.000015"},
+            },
+            {
                 "id": "meta-llama/llama-3.3-70b-instruct:free",
                 "name": "Meta: Llama 3.3 70B Instruct (free)",
                 "context_length": 65_536,
@@ -198,6 +226,44 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
         headers
+    }
+
+    fn json_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers
+    }
+
+    fn parse(body: Value) -> Result<ChatRequest, &'static str> {
+        parse_chat(&json_headers(), body.to_string().as_bytes())
+    }
+
+    #[test]
+    fn stream_must_be_a_boolean() {
+        let messages = json!([{"role": "user", "content": "two words"}]);
+        for (stream, expected) in [(json!(true), true), (json!(false), false)] {
+            let parsed = parse(json!({"model": "m", "messages": messages, "stream": stream}));
+            assert_eq!(
+                parsed,
+                Ok(ChatRequest {
+                    model: "m".into(),
+                    prompt_tokens: 2,
+                    stream: expected
+                })
+            );
+        }
+        assert!(
+            !parse(json!({"model": "m", "messages": messages}))
+                .unwrap()
+                .stream
+        );
+        for stream in [json!("yes"), json!("true"), json!(1), json!(null)] {
+            let parsed = parse(json!({"model": "m", "messages": messages, "stream": stream}));
+            assert_eq!(parsed, Err("stream must be a boolean"), "{stream}");
+        }
     }
 
     #[test]

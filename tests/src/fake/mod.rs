@@ -17,17 +17,19 @@ mod random;
 mod respond;
 mod server;
 mod state;
+mod stream;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use api::CHAT_REPLY;
 use state::{Shared, State, lock};
+pub use stream::StreamScript;
 
 /// The deterministic answer of `POST /api/v1/chat/completions`.
 pub fn chat_reply() -> &'static str {
@@ -75,6 +77,9 @@ pub enum Fault {
     Status(u16),
     /// Answers 200 with JSON cut off mid-way.
     MalformedBody,
+    /// Answers 429 with `Retry-After: <retry_after_secs>` and OpenRouter's
+    /// error body, as a rate-limited request gets before any stream starts.
+    RateLimited { retry_after_secs: u64 },
     /// Answers exactly this status and raw body, labelled `application/json`.
     Body { status: u16, body: String },
     /// Closes the connection without sending any response.
@@ -233,6 +238,61 @@ impl FakeOpenRouter {
     /// How many `POST /api/v1/auth/keys` came in, whatever their outcome.
     pub fn exchange_count(&self) -> usize {
         lock(&self.shared).exchange_count
+    }
+
+    /// How every later streamed chat completion is sent, until changed.
+    /// Streams already under way keep the script they started with.
+    pub fn set_stream_script(&self, script: StreamScript) {
+        lock(&self.shared).stream_script = script;
+    }
+
+    /// Lets every stream held by `StreamScript::hold_after` go on. A stream
+    /// that reaches its hold after this call waits for the next one.
+    pub fn release_streams(&self) {
+        lock(&self.shared).release.send_modify(|count| *count += 1);
+    }
+
+    /// How many streamed chat completions started (answered 200).
+    pub fn streams_started(&self) -> usize {
+        lock(&self.shared).streams.started
+    }
+
+    /// How many streams sent their last event, `[DONE]` or the error chunk,
+    /// and ended.
+    pub fn streams_finished(&self) -> usize {
+        lock(&self.shared).streams.finished
+    }
+
+    /// How many streams the client closed before they ended, which cancels
+    /// the generation and its billing on OpenRouter.
+    pub fn streams_abandoned(&self) -> usize {
+        lock(&self.shared).streams.abandoned
+    }
+
+    /// When the last stream to end (finished or abandoned) handed each of
+    /// its content deltas to the connection, in order, as wall-clock time
+    /// since the Unix epoch: for benchmarks that measure how late a delta
+    /// reaches its reader. Recorded by the stream's own task and stored as
+    /// it ends, before the connection closes; empty before any stream ended.
+    pub fn last_stream_sent_at(&self) -> Vec<Duration> {
+        lock(&self.shared).last_stream_sent_at.clone()
+    }
+
+    /// Waits until at least `n` streams were abandoned, for at most
+    /// `within`; says whether they were. Noticing a closed connection takes
+    /// the fake a moment, so tests wait for it rather than read the count
+    /// once.
+    pub async fn wait_for_abandoned(&self, n: usize, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.streams_abandoned() >= n {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Sets the USD usage `/api/v1/key` reports for `key`.

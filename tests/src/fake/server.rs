@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, Response, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use axum::routing::{get, post};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -154,6 +154,13 @@ fn fault_response(fault: &Fault, endpoint: Endpoint) -> Response<Body> {
                 status,
                 status.canonical_reason().unwrap_or("Injected failure"),
             )
+        }
+        Fault::RateLimited { retry_after_secs } => {
+            let mut response = api_error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            response
         }
         Fault::MalformedBody => raw_json(StatusCode::OK, truncated_body(endpoint).to_string()),
         Fault::Body { status, body } => raw_json(

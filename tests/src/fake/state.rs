@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tokio::sync::watch;
 use url::Url;
 
+use super::stream::{StreamCounts, StreamScript};
 use super::{Endpoint, Fault, KeyRecord, RequestRecord};
 
 /// Codes live this long on the fake's clock (PROTOCOL.md, section 2).
@@ -110,6 +112,16 @@ pub(crate) struct State {
     /// behaves. OpenRouter documents no `state`, so clients are tested
     /// against both (PROTOCOL.md, sections 1 and 2).
     pub(crate) echo_state: bool,
+    /// How streamed chat completions are sent, from now on.
+    pub(crate) stream_script: StreamScript,
+    pub(crate) streams: StreamCounts,
+    /// Bumped by `FakeOpenRouter::release_streams`. A held stream subscribes
+    /// before it reaches its hold and goes on at the next change, so only the
+    /// streams held at the time of a release are let go.
+    pub(crate) release: watch::Sender<u64>,
+    /// When the last stream to end wrote each of its content deltas, as
+    /// wall-clock time since the Unix epoch.
+    pub(crate) last_stream_sent_at: Vec<Duration>,
 }
 
 impl State {
@@ -126,6 +138,10 @@ impl State {
             verifiers: Vec::new(),
             titles: HashMap::new(),
             echo_state: false,
+            stream_script: StreamScript::default(),
+            streams: StreamCounts::default(),
+            release: watch::Sender::new(0),
+            last_stream_sent_at: Vec::new(),
         }
     }
 

@@ -7,7 +7,7 @@ use crate::common::*;
 use base64::Engine;
 use fake_openrouter::{Browser, Decision, Endpoint, FakeOpenRouter, Fault};
 use openrouter_connect_core::{
-    AuthCode, ClientConfig, ConsentRequest, Error, NetworkCause, OpenRouterClient, Pkce,
+    ApiCall, AuthCode, ClientConfig, ConsentRequest, Error, NetworkCause, OpenRouterClient, Pkce,
     PkceVerifier,
 };
 use sha2::Digest;
@@ -137,7 +137,7 @@ async fn every_exchange_fault_has_its_own_error() {
             Error::CodeExpired,
         ),
         (Fault::Status(405), Error::MethodNotAllowed),
-        (Fault::Status(429), Error::RateLimited),
+        (Fault::Status(429), Error::RateLimited { retry_after: None }),
         (Fault::Status(500), Error::ServiceError { status: 500 }),
         (Fault::Status(502), Error::ServiceError { status: 502 }),
         (Fault::Status(503), Error::ServiceError { status: 503 }),
@@ -365,18 +365,18 @@ async fn any_api_call_goes_with_the_key_to_the_api_and_nowhere_else() {
         ..
     } = setup().await;
     assert_eq!(
-        connector.call("key", None).await.unwrap_err(),
+        connector.call(&ApiCall::get("key")).await.unwrap_err(),
         Error::NotConnected
     );
     connect_and_approve(&connector).await;
-    let info = connector.call("key", None).await.unwrap();
+    let info = connector.call(&ApiCall::get("key")).await.unwrap();
     assert!(info["data"].is_object(), "{info}");
     let body = serde_json::json!({
         "model": "openrouter/auto",
         "messages": [{"role": "user", "content": "Say hello"}],
     });
     let reply = connector
-        .call("chat/completions", Some(&body))
+        .call(&ApiCall::post("chat/completions", body))
         .await
         .unwrap();
     assert_eq!(
@@ -400,7 +400,7 @@ async fn any_api_call_goes_with_the_key_to_the_api_and_nowhere_else() {
     ] {
         assert!(
             matches!(
-                connector.call(path, None).await,
+                connector.call(&ApiCall::get(path)).await,
                 Err(Error::InvalidOption(_))
             ),
             "{path}"

@@ -9,5 +9,6 @@ mod deeplink;
 mod flow;
 mod listener;
 mod local_store;
+mod stream;
 mod stress;
 mod ways_back;

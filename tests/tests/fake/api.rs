@@ -152,7 +152,7 @@ async fn chat_validates_body_key_and_method() {
         json!({"model": "m", "messages": []}),
         json!({"model": "m", "messages": [{"role": "user"}]}),
         json!({"model": "m", "messages": ["hi"]}),
-        json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": true}),
+        json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"}),
     ] {
         let (status, answer) = chat(&fake, &key, body.clone()).await;
         assert_eq!(status, 400, "{body}");
@@ -189,7 +189,26 @@ async fn models_are_public() {
     let fake = FakeOpenRouter::start().await;
     let (status, body) = get(&fake, "/api/v1/models", None).await;
     assert_eq!(status, 200);
-    assert_eq!(body["data"][0]["id"], "openrouter/auto");
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|model| model["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "openrouter/auto",
+            "openai/gpt-4o-mini",
+            "anthropic/claude-sonnet-4",
+            "meta-llama/llama-3.3-70b-instruct:free",
+        ]
+    );
+    // Something to choose between: a router, two paid models at different
+    // prices, and a free one.
+    assert_eq!(body["data"][0]["pricing"]["prompt"], "-1");
+    assert_eq!(body["data"][2]["pricing"]["completion"], "0.000015");
+    assert_eq!(body["data"][3]["pricing"]["prompt"], "0");
     let (status, _) = get(&fake, "/api/v1/models", Some("sk-or-v1-revoked-or-not")).await;
     assert_eq!(status, 200, "a key is neither needed nor checked");
 }

@@ -8,3 +8,4 @@ mod common;
 mod consent;
 mod exchange;
 mod faults;
+mod stream;
