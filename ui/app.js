@@ -332,6 +332,9 @@ function stepModel(event) {
   chooseModel(options[next].value);
 }
 
+/** The longest reply Try it asks for, in tokens. */
+const TRY_MAX_TOKENS = 1024;
+
 function streaming() {
   return Boolean(local.reply && local.reply.streaming);
 }
@@ -358,7 +361,10 @@ async function sendPrompt() {
   keepReplyInView();
   const current = () => run === replyRun;
   try {
-    const result = await openrouter.chat({ model, messages: [{ role: 'user', content: prompt }] }, {
+    // A bounded reply: OpenRouter checks the credit against the most a
+    // reply may cost, so an unbounded one can be refused for a small balance.
+    const request = { model, messages: [{ role: 'user', content: prompt }], max_tokens: TRY_MAX_TOKENS };
+    const result = await openrouter.chat(request, {
       signal: controller.signal,
       onDelta: (text, delta) => {
         if (current()) receive(text, delta);

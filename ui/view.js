@@ -498,7 +498,8 @@ export function createView(doc = document) {
     const next = part(el.tryError, 'next-step');
     if (failed) {
       setText(message, failed.error.message);
-      setText(next, sentence(failed.error.nextStep, failed.retry));
+      // A known wait says when, in place of the plugin's general advice.
+      setText(next, failed.retry || failed.error.nextStep);
     } else if (listError) {
       setText(message, "The list of models didn't load.");
       setText(next, sentence(listError.message, listError.nextStep, 'Meanwhile, you can type a model id.'));

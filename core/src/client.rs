@@ -120,6 +120,29 @@ fn api_path(path: &str) -> Result<&str, Error> {
     }
 }
 
+/// An error body is small; reading more proves nothing.
+const ERROR_BODY_MAX_BYTES: usize = 64 << 10;
+
+/// A status of a call with the key: a 400 or 404 there is a request
+/// OpenRouter does not take (a model id it does not know, most often).
+fn call_status_error(status: u16) -> Error {
+    match status {
+        400 | 404 => Error::RequestRefused { status },
+        other => status_error(other),
+    }
+}
+
+/// Whether an error body is OpenRouter's moderation error: its metadata
+/// names what was flagged.
+fn names_flagged_input(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| value.pointer("/error/metadata").cloned())
+        .is_some_and(|metadata| {
+            metadata.get("reasons").is_some() || metadata.get("flagged_input").is_some()
+        })
+}
+
 /// The limits of one buffered request.
 #[derive(Debug, Clone, Copy)]
 struct Limits {
@@ -318,6 +341,9 @@ impl OpenRouterClient {
         let (status, bytes) = self
             .send_with(request.bearer_auth(key.expose_secret()), limits)
             .await?;
+        if status != StatusCode::OK {
+            return Err(call_status_error(status.as_u16()));
+        }
         decode_json(status.as_u16(), &bytes, "the answer is not JSON")
     }
 
@@ -355,12 +381,22 @@ impl OpenRouterClient {
             .map_err(classify)?;
         let status = response.status().as_u16();
         if status != 200 {
+            let retry_after = retry_after(response.headers());
             return Err(match status {
-                403 => Error::Moderated,
-                429 => Error::RateLimited {
-                    retry_after: retry_after(response.headers()),
-                },
-                other => status_error(other),
+                403 => {
+                    // Read to tell moderation from other refusals; never
+                    // shown or logged.
+                    let body = read_body(response, ERROR_BODY_MAX_BYTES)
+                        .await
+                        .unwrap_or_default();
+                    if names_flagged_input(&body) {
+                        Error::Moderated
+                    } else {
+                        Error::Forbidden
+                    }
+                }
+                429 => Error::RateLimited { retry_after },
+                other => call_status_error(other),
             });
         }
         let is_stream = response

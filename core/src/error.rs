@@ -106,9 +106,18 @@ pub enum Error {
     /// HTTP 402: the account has no credit left for the request.
     #[error("OpenRouter refused the request: the account has no credits left (HTTP 402)")]
     NoCredits,
-    /// HTTP 403 on a chat request: a model's moderation flagged the input.
+    /// HTTP 403 on a chat request whose error names what moderation
+    /// flagged (`metadata.reasons` or `metadata.flagged_input`). Another
+    /// 403, such as a key over its own limit, is [`Error::Forbidden`].
     #[error("OpenRouter refused the request: moderation flagged the input (HTTP 403)")]
     Moderated,
+    /// HTTP 400 or 404 on a call with the key: the request names what
+    /// OpenRouter does not have or take, most often a model id.
+    #[error("OpenRouter refused the request as invalid (HTTP {status})")]
+    RequestRefused {
+        /// The HTTP status.
+        status: u16,
+    },
     /// An error event in a stream that had started: the deltas before it
     /// were delivered, and the stream ends here.
     #[error("the reply failed mid-stream (OpenRouter's error code: {})", code.as_deref().unwrap_or("none"))]
@@ -230,6 +239,7 @@ impl Error {
             Error::RateLimited { .. } => "rate-limited",
             Error::NoCredits => "no-credits",
             Error::Moderated => "moderated",
+            Error::RequestRefused { .. } => "request-refused",
             Error::StreamFailed { .. } => "stream-error",
             Error::IdleTimeout => "idle-timeout",
             Error::StreamInterrupted => "stream-interrupted",
@@ -364,6 +374,7 @@ mod tests {
             Error::RateLimited { retry_after: None },
             Error::NoCredits,
             Error::Moderated,
+            Error::RequestRefused { status: 404 },
             Error::StreamFailed {
                 code: Some("server_error".into()),
             },

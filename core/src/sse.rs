@@ -41,7 +41,8 @@ pub struct SseParser {
 
 impl SseParser {
     /// A parser that refuses an event (or a comment) longer than
-    /// `max_event_bytes`, counting its lines as received.
+    /// `max_event_bytes` as received; an invalid UTF-8 byte read as U+FFFD
+    /// may make its text up to three times that.
     pub fn new(max_event_bytes: usize) -> Self {
         Self {
             line: Vec::new(),

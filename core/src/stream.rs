@@ -63,8 +63,8 @@ impl ChatChunk {
 
     /// The first choice's tool-call deltas (OpenAI's shape: each with an
     /// `index` to merge by), if it has any.
-    pub fn tool_calls(&self) -> Option<&Vec<Value>> {
-        self.delta("tool_calls")?.as_array()
+    pub fn tool_calls(&self) -> Option<&[Value]> {
+        self.delta("tool_calls")?.as_array().map(Vec::as_slice)
     }
 
     /// Why the first choice ended, in its last chunk (`stop`, `length`,
@@ -131,6 +131,7 @@ impl ChatStream {
             parser: SseParser::new(max_event_bytes),
             idle_timeout,
             ended: false,
+            failed: None,
         };
         let events = futures_util::stream::unfold(reader, |mut reader| async move {
             let event = reader.next().await?;
@@ -164,6 +165,9 @@ struct Reader {
     parser: SseParser,
     idle_timeout: Duration,
     ended: bool,
+    /// An error met while the parser still held items completed before
+    /// it: said after them.
+    failed: Option<Error>,
 }
 
 impl Reader {
@@ -192,13 +196,16 @@ impl Reader {
                     SseItem::Data(data) => Some(chunk(&data)),
                 };
             }
+            if let Some(error) = self.failed.take() {
+                return Some(Err(error));
+            }
             match tokio::time::timeout_at(deadline, self.body.next()).await {
                 Err(_) => return Some(Err(Error::IdleTimeout)),
                 Ok(None) => return Some(Err(Error::StreamInterrupted)),
                 Ok(Some(Err(error))) => return Some(Err(error)),
                 Ok(Some(Ok(bytes))) => {
                     if let Err(error) = self.parser.feed(&bytes) {
-                        return Some(Err(error));
+                        self.failed = Some(error);
                     }
                 }
             }
@@ -343,6 +350,19 @@ mod tests {
                 Err(Error::IdleTimeout)
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn chunks_read_before_an_oversized_event_come_before_its_error() {
+        let body = futures_util::stream::iter(vec![Ok(bytes::Bytes::from(format!(
+            "data: {{\"choices\":[{{\"delta\":{{\"content\":\"ok\"}}}}]}}\n\ndata: {}\n\n",
+            "x".repeat(200)
+        )))]);
+        let stream = ChatStream::new(None, body.boxed(), Duration::from_secs(5), 100);
+        let all = collect(stream).await;
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert!(matches!(&all[0], Ok(StreamEvent::Chunk(chunk)) if chunk.content() == Some("ok")));
+        assert_eq!(all[1], Err(Error::ResponseTooLarge));
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ export const STATUS_EVENT = 'openrouter://status';
 
 /**
  * @typedef {'disconnected'|'awaitingCallback'|'exchanging'|'connected'|'failed'} State
- * @typedef {{code: string, message: string, nextStep: string}} ErrorView
+ * @typedef {{code: string, message: string, nextStep: string, retryAfterSeconds?: number}} ErrorView
  * @typedef {{masked: string, label: string|null, limit: number|null, userId: string|null,
  *   connectedAtMs: number, keySha256: string}} KeyMeta
  * @typedef {{state: State, authUrl?: string, callbackUrl?: string, expiresAtMs?: number,
@@ -21,7 +21,11 @@ export const STATUS_EVENT = 'openrouter://status';
  *   mode?: 'loopback'|'deepLink'|'paste'}} ConnectOptions
  */
 
-/** An error to show the user: a sentence, and what to do next. */
+/**
+ * An error to show the user: a sentence, and what to do next. A reply
+ * that ends early also has `partialContent` (the text that came), and a
+ * rate limit may have `retryAfterSeconds`.
+ */
 export class OpenRouterError extends Error {
   constructor(message, nextStep = '', code = 'unknown') {
     super(message);

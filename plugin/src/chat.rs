@@ -6,29 +6,38 @@
 //! A stream is named by its Channel's id within its webview, which the
 //! page knows before it asks (so Stop works from the first moment), and
 //! ends when the page cancels it, when its window closes or its page
-//! loads again, or when the Channel can no longer reach the page.
+//! loads again, or at a disconnect.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::{FutureExt, StreamExt};
 use openrouter_connect_core::{ChatStream, Connector, Error, StreamEvent, Usage};
 use serde::Serialize;
 use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::oneshot;
 
 use crate::error::error_view;
 use crate::models::ErrorView;
+use crate::state::OpenRouter;
 
 /// How many deltas at most go in one Channel message: enough to keep a
 /// fast model's stream to a few messages a frame, few enough that the
 /// page sees text move.
 const MAX_DELTAS_PER_MESSAGE: usize = 256;
 
-/// What the page's Channel receives, in order: `started` once, any number
-/// of `delta` and `keepAlive`, then one `done` or `failed`.
+/// The most text one reply gathers (content and reasoning together): a
+/// reply has no limit in time while it keeps talking, but its memory has.
+const MAX_REPLY_BYTES: usize = 16 << 20;
+
+/// What the page's Channel receives, in order: `started` once OpenRouter
+/// has taken the request, any number of `delta` and `keepAlive`, then one
+/// `done` or `failed` (a failure before the start comes alone).
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum ChatEvent {
     /// OpenRouter took the request.
     #[serde(rename_all = "camelCase")]
@@ -61,9 +70,11 @@ pub enum ChatEvent {
     },
 }
 
-/// A finished reply.
+/// A finished reply. Tool calls come only as deltas (`toolCalls`), as
+/// OpenRouter sent them, for the page to merge by their `index`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ChatResult {
     /// The whole reply text.
     pub content: String,
@@ -88,6 +99,8 @@ struct StreamKey {
 
 struct Running {
     window: String,
+    /// Tells this stream from a later one of the same page and id.
+    serial: u64,
     stop: oneshot::Sender<()>,
 }
 
@@ -95,6 +108,7 @@ struct Running {
 pub(crate) struct Streams {
     running: Mutex<HashMap<StreamKey, Running>>,
     max: usize,
+    serials: AtomicU64,
 }
 
 impl Streams {
@@ -102,6 +116,7 @@ impl Streams {
         Self {
             running: Mutex::new(HashMap::new()),
             max,
+            serials: AtomicU64::new(0),
         }
     }
 
@@ -112,8 +127,9 @@ impl Streams {
     /// Starts streaming `request` to `channel`, in a task; refuses at once
     /// when as many streams as allowed are running, or when the page
     /// reuses the id of one that is.
-    pub(crate) fn start(
+    pub(crate) fn start<R: Runtime>(
         self: &Arc<Self>,
+        app: AppHandle<R>,
         connector: Connector,
         webview: &str,
         window: &str,
@@ -124,6 +140,7 @@ impl Streams {
             webview: webview.to_owned(),
             id: channel.id(),
         };
+        let serial = self.serials.fetch_add(1, Ordering::Relaxed);
         let (stop, stopped) = oneshot::channel();
         {
             let mut running = self.lock();
@@ -139,16 +156,31 @@ impl Streams {
                 key.clone(),
                 Running {
                     window: window.to_owned(),
+                    serial,
                     stop,
                 },
             );
         }
-        let streams = self.clone();
+        // Leaves the registry however the task ends, a panic included,
+        // and only its own entry.
+        let entry = Entry {
+            streams: self.clone(),
+            key,
+            serial,
+        };
         tauri::async_runtime::spawn(async move {
-            run(connector, request, channel, stopped).await;
-            streams.lock().remove(&key);
+            let _entry = entry;
+            let ended = run(connector, request, channel, stopped).await;
+            if let Some(error) = ended {
+                after_key_error(&app, &error).await;
+            }
         });
         Ok(())
+    }
+
+    /// Stops every stream: the key they use is being forgotten.
+    pub(crate) fn cancel_all(&self) {
+        self.cancel_where(|_, _| true);
     }
 
     /// Stops one stream of `webview`; one that has ended already is not
@@ -188,6 +220,43 @@ impl Streams {
     }
 }
 
+/// A running stream's place in the registry, given up when dropped.
+struct Entry {
+    streams: Arc<Streams>,
+    key: StreamKey,
+    serial: u64,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let mut running = self.streams.lock();
+        if running
+            .get(&self.key)
+            .is_some_and(|entry| entry.serial == self.serial)
+        {
+            running.remove(&self.key);
+        }
+    }
+}
+
+/// What a failed reply says of the key or its store reaches the panel as
+/// it would from any other use of the key: a revoked key's health, a
+/// keychain that has locked since.
+async fn after_key_error<R: Runtime>(app: &AppHandle<R>, error: &Error) {
+    let Some(state) = app.try_state::<OpenRouter>() else {
+        return;
+    };
+    match error {
+        Error::KeyInvalid => state.check_health(app).await,
+        Error::Storage { .. }
+        | Error::Keychain { .. }
+        | Error::VaultCorrupt
+        | Error::DataKeyMismatch
+        | Error::DataKeyMissing => state.emit(app),
+        _ => {}
+    }
+}
+
 fn too_many_streams(max: usize) -> ErrorView {
     ErrorView {
         code: "too-many-streams".to_owned(),
@@ -200,13 +269,14 @@ fn too_many_streams(max: usize) -> ErrorView {
 }
 
 /// Streams one reply to its page, until it ends or is stopped; either way
-/// the page's last message says how it ended.
+/// the page's last message says how it ended. Answers the error it ended
+/// with, if any.
 async fn run(
     connector: Connector,
     request: serde_json::Value,
     channel: Channel<ChatEvent>,
     stopped: oneshot::Receiver<()>,
-) {
+) -> Option<Error> {
     let mut reply = ChatResult::default();
     let outcome = tokio::select! {
         biased;
@@ -216,24 +286,31 @@ async fn run(
     };
     // The stream, and its connection, are closed by now: a stop dropped
     // the relay, which owned them.
-    let last = match outcome {
-        Ok(()) => ChatEvent::Done { result: reply },
-        Err(Error::Cancelled) => ChatEvent::Failed {
-            error: ErrorView {
-                code: Error::Cancelled.code().to_owned(),
-                message: "The reply was stopped.".to_owned(),
-                next_step: "Send again when you are ready.".to_owned(),
-                retry_after_seconds: None,
+    let (last, error) = match outcome {
+        Ok(()) => (ChatEvent::Done { result: reply }, None),
+        Err(Error::Cancelled) => (
+            ChatEvent::Failed {
+                error: ErrorView {
+                    code: Error::Cancelled.code().to_owned(),
+                    message: "The reply was stopped.".to_owned(),
+                    next_step: "Send again when you are ready.".to_owned(),
+                    retry_after_seconds: None,
+                },
             },
-        },
+            None,
+        ),
         Err(error) => {
             tracing::info!(code = error.code(), "streamed reply ended early");
-            ChatEvent::Failed {
-                error: error_view(&error),
-            }
+            (
+                ChatEvent::Failed {
+                    error: error_view(&error),
+                },
+                Some(error),
+            )
         }
     };
     let _ = channel.send(last);
+    error
 }
 
 /// Reads the stream and forwards it, joining the deltas that are ready
@@ -300,16 +377,19 @@ impl Batch {
             _ => return Ok(()),
         };
         self.deltas += 1;
-        if let Some(text) = chunk.content() {
-            self.content.push_str(text);
-            reply.content.push_str(text);
+        let content = chunk.content().unwrap_or_default();
+        let reasoning = chunk.reasoning().unwrap_or_default();
+        if reply.content.len() + reply.reasoning.len() + content.len() + reasoning.len()
+            > MAX_REPLY_BYTES
+        {
+            return Err(Error::ResponseTooLarge);
         }
-        if let Some(text) = chunk.reasoning() {
-            self.reasoning.push_str(text);
-            reply.reasoning.push_str(text);
-        }
+        self.content.push_str(content);
+        reply.content.push_str(content);
+        self.reasoning.push_str(reasoning);
+        reply.reasoning.push_str(reasoning);
         if let Some(calls) = chunk.tool_calls() {
-            self.tool_calls.extend(calls.iter().cloned());
+            self.tool_calls.extend_from_slice(calls);
         }
         if let Some(reason) = chunk.finish_reason() {
             reply.finish_reason = Some(reason.to_owned());

@@ -138,6 +138,8 @@ pub async fn disconnect<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, OpenRouter>,
 ) -> Result<(), ErrorView> {
+    // No reply goes on spending with a key being forgotten.
+    state.streams.cancel_all();
     let forgotten = state.connector.disconnect().await;
     // A keychain that refused the clear changes what the store says.
     state.emit(&app);
@@ -200,12 +202,14 @@ pub fn open_revoke_page<R: Runtime>(
 /// `request` is OpenRouter's chat request; the plugin asks for a stream.
 #[tauri::command]
 pub fn chat<R: Runtime>(
+    app: AppHandle<R>,
     webview: Webview<R>,
     state: State<'_, OpenRouter>,
     request: serde_json::Value,
     on_event: Channel<ChatEvent>,
 ) -> Result<(), ErrorView> {
     state.streams.start(
+        app,
         state.connector.clone(),
         webview.label(),
         webview.window().label(),

@@ -66,7 +66,10 @@ fn message(error: &Error) -> String {
             "OpenRouter refused the request method (the address may not be OpenRouter's API)."
         }
         Error::RateLimited { .. } => "OpenRouter is receiving too many requests from this app.",
-        Error::NoCredits => "Your OpenRouter account has no credits left for this request.",
+        Error::NoCredits => "Your OpenRouter account has not enough credits for this request.",
+        Error::RequestRefused { .. } => {
+            "OpenRouter refused the request: most often a model it does not know or no longer offers."
+        }
         Error::Moderated => "The model's moderation refused this prompt.",
         Error::StreamFailed { .. } => "The reply stopped part-way: the model's provider failed.",
         Error::IdleTimeout => "The reply stalled: nothing more came from OpenRouter for a while.",
@@ -144,8 +147,9 @@ fn next_step(error: &Error) -> &'static str {
         }
         Error::RateLimited { .. } => "Wait a minute, then try again.",
         Error::NoCredits => {
-            "Add credits at openrouter.ai/settings/credits, or choose a free model, then try again."
+            "Add credits at openrouter.ai/settings/credits, or choose a cheaper or free model, then try again."
         }
+        Error::RequestRefused { .. } => "Choose another model, then try again.",
         Error::Moderated => "Change the prompt, or choose another model.",
         Error::StreamFailed { .. } | Error::IdleTimeout => {
             "Try again; if it keeps happening, choose another model."
@@ -163,7 +167,9 @@ fn next_step(error: &Error) -> &'static str {
             "Try again; if it persists, something between this app and OpenRouter alters answers."
         }
         Error::KeyInvalid => "Connect again to get a new key.",
-        Error::Forbidden => "Connect again, or check the key's permissions on OpenRouter.",
+        Error::Forbidden => {
+            "Check the key's limit on its OpenRouter page (it may be used up), or connect again."
+        }
         Error::Storage { .. } | Error::VaultCorrupt => "Connect again to store a new key.",
         Error::DataKeyMismatch => {
             "Use the keychain this connection was made with, or connect again to store a new key."
@@ -273,6 +279,7 @@ mod tests {
             Error::DataKeyMismatch,
             Error::NoCredits,
             Error::Moderated,
+            Error::RequestRefused { status: 400 },
             Error::StreamFailed { code: None },
             Error::IdleTimeout,
             Error::StreamInterrupted,

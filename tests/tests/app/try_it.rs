@@ -127,7 +127,7 @@ async fn each_early_end_of_a_reply_says_what_happened() {
     for (fault, needle, next) in [
         (
             Fault::Status(402),
-            "no credits",
+            "not enough credits",
             "openrouter.ai/settings/credits",
         ),
         (
@@ -137,13 +137,25 @@ async fn each_early_end_of_a_reply_says_what_happened() {
             "too many requests",
             "30 seconds",
         ),
-        (Fault::Status(403), "moderation", "another model"),
+        (
+            Fault::Body {
+                status: 403,
+                body: r#"{"error": {"code": 403, "message": "Input flagged", "metadata": {"reasons": ["violence"], "flagged_input": "..."}}}"#.into(),
+            },
+            "moderation",
+            "another model",
+        ),
+        (
+            Fault::Status(404),
+            "does not know",
+            "another model",
+        ),
     ] {
         desktop.fake.set_fault(Endpoint::Chat, fault);
         send_try_it(&session).await;
         let error = wait_for_text(&session, "try-error", needle).await;
         assert!(error.contains(next), "{error}");
-        if needle == "no credits" {
+        if needle == "not enough credits" {
             shot(&desktop, &session, "try-it-no-credits").await;
         }
     }

@@ -14,6 +14,10 @@ use openrouter_connect_core::{
 };
 use serde_json::{Value, json};
 
+/// OpenRouter's moderation error: its metadata names what was flagged.
+const MODERATED: &str = r#"{"error": {"code": 403, "message": "Input flagged",
+    "metadata": {"reasons": ["violence"], "flagged_input": "...", "provider_name": "Fake", "model_slug": "m"}}}"#;
+
 fn request() -> Value {
     json!({
         "model": "openai/gpt-4o-mini",
@@ -117,7 +121,17 @@ async fn errors_before_the_stream_are_told_apart() {
     let connector = connected(&fake, |_| {}).await;
     for (fault, expected) in [
         (Fault::Status(402), Error::NoCredits),
-        (Fault::Status(403), Error::Moderated),
+        (
+            Fault::Body {
+                status: 403,
+                body: MODERATED.into(),
+            },
+            Error::Moderated,
+        ),
+        // A 403 that is not moderation (a key over its own limit).
+        (Fault::Status(403), Error::Forbidden),
+        (Fault::Status(400), Error::RequestRefused { status: 400 }),
+        (Fault::Status(404), Error::RequestRefused { status: 404 }),
         (
             Fault::RateLimited {
                 retry_after_secs: 7,
