@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes BENCHMARKS.md from the figures `make bench` gathered: the desktop
 benchmarks (bench/desktop.py), the flow benchmark (tests/benches/flow.rs),
-Criterion's estimates for the core's steps, and the sizes of the release
+the streaming benchmark (tests/benches/stream.rs), Criterion's estimates for the core's steps, and the sizes of the release
 binaries and packages. Standard library only."""
 
 import argparse
@@ -78,6 +78,82 @@ def verdict(ok):
     return "met" if ok else "missed"
 
 
+def stream_section(stream):
+    """The "Streaming a reply" section, from tests/benches/stream.rs's
+    figures (None: the benchmark did not run)."""
+    lines = ["## Streaming a reply", ""]
+    if stream is None:
+        return lines + ["Not measured in this run (no `bench/stream.json`).", ""]
+    lat, thr, timer = stream["latency"], stream["throughput"], stream["timer"]
+    step_us = timer["min_us"]
+    if timer["coarse"]:
+        precision = (
+            f"; the page's timer steps by {step_us:.0f} µs, coarse: page times are interpolated"
+            " between its steps (below), not read off the timer"
+        )
+    else:
+        precision = f"; page timer resolution {step_us:.1f} µs"
+    added_p95 = lat["added_ms"]["p95"]
+    per_message = thr["deltas"] / thr["page_messages"]
+
+    def row(label, figures):
+        return f"| {label} | {figures['min']:.3f} ms | {figures['p50']:.3f} ms | {figures['p95']:.3f} ms | |"
+
+    return lines + [
+        "A reply streamed by the fake OpenRouter through the plugin into the",
+        "app's window (the release build, WebKitGTK under Xvfb; the page's",
+        "script, run over WebDriver, gives the plugin a Channel of its own),",
+        "against the same stream read directly in Rust (reqwest, SSE parsed by",
+        f"hand). Medians of {stream['runs']} runs.",
+        "",
+        f"Latency per delta: {lat['deltas']} deltas {lat['pace_ms']:.0f} ms apart, from the fake handing each",
+        "delta to the connection to its arrival: in Rust when parsed, in the",
+        "page when the Channel message carrying it reaches the script.",
+        "",
+        "| latency per delta | min | p50 | p95 | target |",
+        "| --- | --- | --- | --- | --- |",
+        row("direct (Rust reads the fake)", lat["direct_ms"]),
+        row("in the page, through the plugin", lat["page_ms"]),
+        f"| added by the plugin (page − direct, per percentile) | | {lat['added_ms']['p50']:.3f} ms | {added_p95:.3f} ms"
+        f" | p95 < 1 ms: {verdict(added_p95 < 1)}{precision} |",
+        row("in the page, by the timer's steps alone (cross-check)", lat["page_by_step_ms"]),
+        "",
+        f"The page's clock (`performance.timeOrigin + performance.now()`) steps by {step_us:.1f} µs",
+        f"(the smallest step seen in a busy loop; typical {timer['median_us']:.1f} µs). It is set against the",
+        "wall clock (which the fake's send times are on) where `Date.now()` steps,",
+        "by counting busy-loop turns to the page clock's next step; its",
+        f"samples agree within ±{lat['page_clock_spread_ms']:.3f} ms (quartiles). An arrival is the page",
+        "clock's next step less the busy-loop turns to it (up to one step of",
+        "busy loop per message). The cross-check takes the middle of the step",
+        "each delta arrived in instead: its p50 should be close, its p95 higher",
+        "(the step adds up to ±half a step to each delta).",
+        "",
+        f"The page's p95 ranged from {lat['page_p95_range_ms'][0]:.3f} to {lat['page_p95_range_ms'][1]:.3f} ms over the runs, with all cores",
+        f"{lat['machine_busy_percent']:.0f} % busy while the page read (median; the app, WebKit, Xvfb, the",
+        "fake and the page's busy loop). A few deltas in a hundred wait a",
+        "millisecond or more for a core, more when other work shares the",
+        "machine, and whether they pass 5 % decides a run's p95.",
+        "",
+        f"Throughput: {thr['deltas']:,} deltas sent as fast as the reader takes them; deltas after",
+        "the first arrival over the time from it to the end (`[DONE]` in Rust,",
+        "the `done` message in the page).",
+        "",
+        "| deltas per second | rate | Channel messages | target |",
+        "| --- | --- | --- | --- |",
+        f"| direct (Rust reads the fake) | {thr['direct_per_s']:,.0f} /s | | |",
+        f"| in the page, through the plugin | {thr['page_per_s']:,.0f} /s | {thr['page_messages']:,.0f}"
+        f" ({thr['messages_per_delta']:.3f} per delta, {per_message:.1f} deltas each) | ≥ 10,000 /s: {verdict(thr['page_per_s'] >= 10000)} |",
+        "",
+        f"The fake sent {thr['fake_per_s']:,.0f} deltas/s meanwhile (all cores {thr['machine_busy_percent']:.0f} % busy); the last delta",
+        f"reached the page {thr['page_last_delta_behind_ms']:,.0f} ms after the fake sent it, and `done` {thr['page_last_delta_to_done_ms']:.0f} ms after",
+        "that. The plugin joins the deltas it has read by the time it sends,",
+        "not those the page has yet to take: Channel messages queue up for the",
+        "page while the plugin keeps up with the connection. The paced reply",
+        f"took {lat['page_messages']:.0f} Channel messages for its {lat['deltas']} deltas.",
+        "",
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", required=True)
@@ -89,6 +165,10 @@ def main():
         desktop = json.load(f)
     with open(os.path.join(args.target, "bench", "flow.json")) as f:
         flow = json.load(f)
+    stream = None
+    if os.path.exists(os.path.join(args.target, "bench", "stream.json")):
+        with open(os.path.join(args.target, "bench", "stream.json")) as f:
+            stream = json.load(f)
     micro = criterion_estimates(args.target)
     bloat = {}
     for name in ("app", "floor"):
@@ -249,6 +329,7 @@ def main():
         f"| vault save (keychain read, seal, store file) | {flow['vault_save_ms']['p50']:.2f} ms | {flow['vault_save_ms']['p95']:.2f} ms | {flow['vault_save_ms']['max']:.2f} ms | |",
         f"| vault load (keychain read, open) | {flow['vault_load_ms']['p50']:.2f} ms | {flow['vault_load_ms']['p95']:.2f} ms | {flow['vault_load_ms']['max']:.2f} ms | |",
         "",
+        *stream_section(stream),
         "## The core's steps (Criterion, median)",
         "",
         "In memory, no keychain or file: what the core adds on top of I/O.",

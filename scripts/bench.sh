@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: builds the app and the floor (bench/floor, a bare Tauri
 # app) in release with their .deb packages, runs the desktop benchmarks
-# (bench/desktop.py), the flow benchmark (tests/benches/flow.rs) and the
-# core's Criterion benchmarks, and writes BENCHMARKS.md.
+# (bench/desktop.py), the flow benchmark (tests/benches/flow.rs), the
+# streaming benchmark (tests/benches/stream.rs: a streamed reply through
+# the plugin into the app's window) and the core's Criterion benchmarks,
+# and writes BENCHMARKS.md.
 #
 # BENCH_RUNS (default 10) sets the start-ups per program. About 25
 # minutes from a clean clone, most of it the release builds.
@@ -38,6 +40,9 @@ python3 bench/desktop.py \
 
 echo "== the flow, with the real keychain and store"
 cargo bench --locked -p openrouter-connect-tests --bench flow -- --json "$target/bench/flow.json"
+
+echo "== a streamed reply through the plugin, in the app's window"
+cargo bench --locked -p openrouter-connect-tests --bench stream -- --json "$target/bench/stream.json"
 
 echo "== the core's steps"
 rm -rf "$target/criterion"

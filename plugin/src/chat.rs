@@ -18,6 +18,7 @@ use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime};
 use tokio::sync::oneshot;
+use tokio::time::{Duration, Instant};
 
 use crate::error::error_view;
 use crate::models::ErrorView;
@@ -27,6 +28,11 @@ use crate::state::OpenRouter;
 /// fast model's stream to a few messages a frame, few enough that the
 /// page sees text move.
 const MAX_DELTAS_PER_MESSAGE: usize = 256;
+
+/// The least time between two messages to the page while deltas come
+/// faster than that: each message costs the page a script run, and a
+/// page that falls behind sees text late.
+const MIN_MESSAGE_GAP: Duration = Duration::from_millis(1);
 
 /// The most text one reply gathers (content and reasoning together): a
 /// reply has no limit in time while it keeps talking, but its memory has.
@@ -329,17 +335,36 @@ async fn relay(
             generation_id: reply.generation_id.clone(),
         },
     )?;
+    let mut last_sent: Option<Instant> = None;
     while let Some(first) = stream.next().await {
         let mut batch = Batch::default();
         let mut outcome = batch.add(first, reply);
+        // What else is ready goes along; and when the page had a message
+        // less than MIN_MESSAGE_GAP ago, what comes until then: a model
+        // that writes faster than the page takes messages is sent fewer,
+        // larger ones, and one at an ordinary pace waits for nothing.
+        let due = last_sent.map(|sent| sent + MIN_MESSAGE_GAP);
         while outcome.is_ok() && batch.deltas < MAX_DELTAS_PER_MESSAGE {
-            match stream.next().now_or_never() {
-                Some(Some(event)) => outcome = batch.add(event, reply),
-                _ => break,
+            let next = match due {
+                Some(due) if Instant::now() < due => {
+                    match tokio::time::timeout_at(due, stream.next()).await {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    }
+                }
+                _ => match stream.next().now_or_never() {
+                    Some(next) => next,
+                    None => break,
+                },
+            };
+            match next {
+                Some(event) => outcome = batch.add(event, reply),
+                None => break,
             }
         }
         if let Some(message) = batch.message() {
             send(channel, message)?;
+            last_sent = Some(Instant::now());
         }
         outcome?;
     }
