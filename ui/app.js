@@ -124,7 +124,9 @@ function moveFocus(state, before) {
       target = el.exchangingTitle;
       break;
     case 'connected':
-      target = healthKind(status) === 'invalid' ? el.reconnect : el.tryPrompt;
+      // Send, not the prompt: Enter tries the key at once, and no caret
+      // blinks (and repaints) in a panel left open.
+      target = healthKind(status) === 'invalid' ? el.reconnect : el.trySend;
       break;
     default:
       target = null;
