@@ -71,6 +71,12 @@ async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
     let limit = session.text("limit").await.unwrap();
     assert!(limit.contains("5.00"), "{limit}");
     assert!(limit.contains("3.75"), "the remaining credit: {limit}");
+    // The README's first picture: the panel from its top, where the
+    // clicks above may have scrolled it from.
+    session
+        .js("window.scrollTo(0, 0); return true;")
+        .await
+        .unwrap();
     shot(&desktop, &session, "connected").await;
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
