@@ -38,7 +38,7 @@ scripts:
 ## built against the core's package).
 publishable:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked -p openrouter-connect-core -p tauri-plugin-openrouter
-	$(CARGO) package --locked --allow-dirty -p openrouter-connect-core -p tauri-plugin-openrouter
+	./scripts/publishable.sh
 
 ## The binaries the end-to-end tests start: the app and the fake.
 build:
