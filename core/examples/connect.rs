@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use openrouter_connect_core::{
     Attribution, CallbackMode, ClientConfig, ConnectOptions, Connector, FlowConfig, LocalStore,
-    OpenRouterClient,
 };
 
 const APP_ID: &str = "io.github.openrouterconnect.example";
@@ -24,15 +23,15 @@ const APP_ID: &str = "io.github.openrouterconnect.example";
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let paste = std::env::args().any(|arg| arg == "--paste");
-    let client = OpenRouterClient::new(ClientConfig::from_env(Attribution {
-        app_url: Some("https://github.com/openrouterconnect/openrouter-connect".into()),
-        app_title: Some("OpenRouter Connect example".into()),
-    })?)?;
-    let (store, loaded) = LocalStore::open(APP_ID, data_dir());
-    let mut config = FlowConfig::default();
-    config.loopback.app_name = "the example".into();
-    config.default_key_label = Some("OpenRouter Connect example".into());
-    let connector = Connector::with_loaded(client, Arc::new(store), config, loaded);
+    let attribution = Attribution::new("OpenRouter Connect example")
+        .url("https://github.com/openrouterconnect/openrouter-connect");
+    let mut flow = FlowConfig::default();
+    flow.loopback.app_name = "the example".into();
+    flow.default_key_label = Some("OpenRouter Connect example".into());
+    let connector = Connector::builder(ClientConfig::from_env(attribution)?)
+        .store(Arc::new(LocalStore::open(APP_ID, data_dir())))
+        .flow_config(flow)
+        .build()?;
 
     if connector.status().key.is_none() {
         let mode = if paste {

@@ -50,17 +50,6 @@ fn null_as_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Erro
     Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
 }
 
-/// The reply to a chat request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ChatReply {
-    /// The model's words.
-    pub content: String,
-    /// The model that answered, when OpenRouter says.
-    pub model: Option<String>,
-}
-
 /// A model OpenRouter offers, from `GET /api/v1/models`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all(serialize = "camelCase"))]
@@ -200,7 +189,7 @@ pub(crate) fn status_error(status: u16) -> Error {
         402 => Error::NoCredits,
         403 => Error::Forbidden,
         405 => Error::MethodNotAllowed,
-        408 => Error::Timeout,
+        408 => Error::RequestTimeout,
         429 => Error::RateLimited { retry_after: None },
         500..=599 => Error::ServiceError { status },
         other => Error::UnexpectedStatus { status: other },

@@ -7,24 +7,25 @@
 //! anything.
 
 use std::error::Error as _;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use url::Url;
 use zeroize::Zeroizing;
 
 use crate::answers::{
-    ChatReply, ExchangedKey, KeyInfo, Model, decode_exchange, decode_json, decode_key_info,
-    decode_models, status_error,
+    ExchangedKey, KeyInfo, Model, decode_exchange, decode_json, decode_key_info, decode_models,
+    status_error,
 };
 use crate::config::{ClientConfig, is_loopback_host};
 use crate::error::{Error, ErrorSource, NetworkCause};
 use crate::pkce::METHOD_S256;
+use crate::runtime::require_tokio;
 use crate::secret::{ApiKey, AuthCode, PkceVerifier};
 use crate::stream::ChatStream;
 
@@ -86,7 +87,7 @@ impl ApiCall {
     }
 
     /// The limit on the whole call, instead of
-    /// [`ClientConfig::timeout`].
+    /// [`ClientConfig::request_timeout`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -180,13 +181,18 @@ impl<'a> ConsentRequest<'a> {
     }
 }
 
-/// A client for one OpenRouter (the real one or a stand-in).
+/// A client for one OpenRouter (the real one or a stand-in). Its requests
+/// run on a Tokio runtime; made outside one, they fail with
+/// [`Error::NoTokioRuntime`].
 #[derive(Debug, Clone)]
 pub struct OpenRouterClient {
     /// Built on first use: loading the system's root certificates costs a
     /// cold start tens of milliseconds, and the panel needs none of it to
     /// show itself.
     http: Arc<OnceLock<Result<reqwest::Client, Error>>>,
+    /// The caller's HTTP settings, until the first use builds the stack
+    /// from them.
+    http_builder: Arc<Mutex<Option<reqwest::ClientBuilder>>>,
     headers: HeaderMap,
     config: ClientConfig,
 }
@@ -195,6 +201,34 @@ impl OpenRouterClient {
     /// A client for `config`; fails only on attribution that can't be an
     /// HTTP header. The HTTP stack itself is built on first use.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        Self::with_http(config, reqwest::Client::builder())
+    }
+
+    /// Like [`OpenRouterClient::new`], with the HTTP stack built from the
+    /// caller's `http` settings: a proxy, a company's root certificate,
+    /// a header of the caller's, a local address to bind.
+    ///
+    /// The client then sets, over the caller's choice, what keeps the key
+    /// and the code where they belong and the limits it documents: no
+    /// redirect is followed (one would carry the key or the code to
+    /// wherever it points); no proxy is used for a loopback base URL (a
+    /// proxy must not see local traffic); the attribution headers and the
+    /// `User-Agent` are its own; connecting is bounded by
+    /// [`ClientConfig::connect_timeout`]. Leave the whole-request timeout
+    /// unset on `http`: it would cut streamed replies, which have none
+    /// ([`ClientConfig::request_timeout`] bounds buffered calls). The base
+    /// URL's https rule holds whatever `http` says: it is checked in
+    /// [`ClientConfig`].
+    ///
+    /// ```
+    /// use openrouter_connect_core::{reqwest, Attribution, ClientConfig, OpenRouterClient};
+    ///
+    /// let http = reqwest::Client::builder().https_only(true);
+    /// let client = OpenRouterClient::with_http(ClientConfig::new(Attribution::new("My CLI")), http)?;
+    /// # let _ = client;
+    /// # Ok::<(), openrouter_connect_core::Error>(())
+    /// ```
+    pub fn with_http(config: ClientConfig, http: reqwest::ClientBuilder) -> Result<Self, Error> {
         let mut headers = HeaderMap::new();
         let attribution = &config.attribution;
         for (name, value) in [
@@ -209,12 +243,14 @@ impl OpenRouterClient {
         }
         Ok(Self {
             http: Arc::default(),
+            http_builder: Arc::new(Mutex::new(Some(http))),
             headers,
             config,
         })
     }
 
     fn http(&self) -> Result<&reqwest::Client, Error> {
+        require_tokio()?;
         self.http
             .get_or_init(|| self.build_http())
             .as_ref()
@@ -223,7 +259,13 @@ impl OpenRouterClient {
 
     fn build_http(&self) -> Result<reqwest::Client, Error> {
         let config = &self.config;
-        let mut builder = reqwest::Client::builder()
+        let builder = self
+            .http_builder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_default();
+        let mut builder = builder
             .default_headers(self.headers.clone())
             .user_agent(concat!("openrouter-connect/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
@@ -333,7 +375,7 @@ impl OpenRouterClient {
             None => http.get(url),
         };
         let limits = Limits {
-            timeout: call.timeout.unwrap_or(self.config.timeout),
+            timeout: call.timeout.unwrap_or(self.config.request_timeout),
             max_bytes: call
                 .max_response_bytes
                 .unwrap_or(self.config.max_response_bytes),
@@ -377,7 +419,7 @@ impl OpenRouterClient {
             .json(&body);
         let response = tokio::time::timeout(self.config.first_byte_timeout, request.send())
             .await
-            .map_err(|_| Error::Timeout)?
+            .map_err(|_| Error::RequestTimeout)?
             .map_err(classify)?;
         let status = response.status().as_u16();
         if status != 200 {
@@ -427,52 +469,11 @@ impl OpenRouterClient {
     pub async fn models(&self) -> Result<Vec<Model>, Error> {
         let request = self.http()?.get(self.endpoint("api/v1/models"));
         let limits = Limits {
-            timeout: self.config.timeout,
+            timeout: self.config.request_timeout,
             max_bytes: MODELS_MAX_BYTES.max(self.config.max_response_bytes),
         };
         let (status, bytes) = self.send_with(request, limits).await?;
         decode_models(status.as_u16(), &bytes)
-    }
-
-    /// A one-message chat request, the smallest proof that the key works.
-    pub async fn chat(&self, key: &ApiKey, model: &str, prompt: &str) -> Result<ChatReply, Error> {
-        #[derive(Deserialize)]
-        struct Message {
-            #[serde(default)]
-            content: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct Choice {
-            message: Message,
-        }
-        #[derive(Deserialize)]
-        struct Answer {
-            choices: Vec<Choice>,
-            #[serde(default)]
-            model: Option<String>,
-        }
-        let request = serde_json::json!({
-            "model": model,
-            "messages": [{"role": "user", "content": prompt}],
-            "max_tokens": 32,
-        });
-        let request = self
-            .http()?
-            .post(self.endpoint("api/v1/chat/completions"))
-            .bearer_auth(key.expose_secret())
-            .json(&request);
-        let (status, bytes) = self.send(request).await?;
-        let answer: Answer = decode_json(status.as_u16(), &bytes, "no reply in the answer")?;
-        let content = answer
-            .choices
-            .into_iter()
-            .next()
-            .and_then(|choice| choice.message.content)
-            .ok_or(Error::MalformedResponse("the reply is empty"))?;
-        Ok(ChatReply {
-            content,
-            model: answer.model,
-        })
     }
 
     /// Sends a request and reads its whole answer, with the configured
@@ -482,7 +483,7 @@ impl OpenRouterClient {
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, Zeroizing<Vec<u8>>), Error> {
         let limits = Limits {
-            timeout: self.config.timeout,
+            timeout: self.config.request_timeout,
             max_bytes: self.config.max_response_bytes,
         };
         self.send_with(request, limits).await
@@ -560,7 +561,7 @@ fn append_wiped(buffer: &mut Zeroizing<Vec<u8>>, bytes: &[u8]) {
 /// Sorts a transport failure into the cause a user can act on.
 fn classify(error: reqwest::Error) -> Error {
     if error.is_timeout() {
-        return Error::Timeout;
+        return Error::RequestTimeout;
     }
     let mut source: Option<&dyn std::error::Error> = error.source();
     let mut cause = NetworkCause::Other;
@@ -568,7 +569,7 @@ fn classify(error: reqwest::Error) -> Error {
         if let Some(io) = current.downcast_ref::<std::io::Error>() {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => cause = NetworkCause::Refused,
-                std::io::ErrorKind::TimedOut => return Error::Timeout,
+                std::io::ErrorKind::TimedOut => return Error::RequestTimeout,
                 // While connecting, only the TLS layer decodes data: a
                 // server that answers with something else than TLS.
                 std::io::ErrorKind::InvalidData if error.is_connect() => {

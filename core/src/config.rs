@@ -16,12 +16,37 @@ pub const BASE_URL_ENV: &str = "OPENROUTER_BASE_URL";
 /// How the app names itself on its API requests. OpenRouter credits usage
 /// to the app through these headers and takes the title shown on its
 /// consent page for an https callback domain from them.
+///
+/// ```
+/// use openrouter_connect_core::Attribution;
+///
+/// let attribution = Attribution::new("My CLI").url("https://example.com");
+/// assert_eq!(attribution.app_title.as_deref(), Some("My CLI"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Attribution {
     /// Sent as `HTTP-Referer`: the app's public URL.
     pub app_url: Option<String>,
     /// Sent as `X-OpenRouter-Title`: the app's name.
     pub app_title: Option<String>,
+}
+
+impl Attribution {
+    /// The app named `title`, with no URL.
+    pub fn new(title: impl Into<String>) -> Self {
+        Self {
+            app_url: None,
+            app_title: Some(title.into()),
+        }
+    }
+
+    /// Sets the app's public URL.
+    #[must_use]
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.app_url = Some(url.into());
+        self
+    }
 }
 
 /// Everything the OpenRouter client needs to know.
@@ -31,8 +56,9 @@ pub struct ClientConfig {
     /// Limit on establishing a connection; a dead network fails fast.
     pub connect_timeout: Duration,
     /// Limit on a whole buffered request, answer included (streams have
-    /// none: a model may write for minutes).
-    pub timeout: Duration,
+    /// none: a model may write for minutes); past it, a call fails with
+    /// [`Error::RequestTimeout`].
+    pub request_timeout: Duration,
     /// The largest buffered answer read; the exchange's and the key's are
     /// a few hundred bytes.
     pub max_response_bytes: usize,
@@ -64,7 +90,7 @@ impl ClientConfig {
         Self {
             base_url,
             connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
             max_response_bytes: 1 << 20,
             first_byte_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),

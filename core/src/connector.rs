@@ -7,13 +7,16 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::answers::{ChatReply, KeyInfo, Model};
+use crate::answers::{KeyInfo, Model};
+use crate::builder::ConnectorBuilder;
 use crate::callback::{parse_pasted_code, split_deep_link};
 use crate::client::{ApiCall, OpenRouterClient};
+use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::flow;
 use crate::machine::{Effect, Event, Machine};
 use crate::options::{ConnectOptions, FlowConfig};
+use crate::runtime::{blocking, require_tokio};
 use crate::secret::ApiKey;
 use crate::status::{FlowState, Status};
 use crate::store::{KeyMeta, KeyStore, StoredKey};
@@ -54,22 +57,20 @@ impl Inner {
     }
 }
 
-/// The connection to OpenRouter: cheap to clone, one per app.
+/// The connection to OpenRouter: cheap to clone, one per app. Made with
+/// [`Connector::builder`].
+///
+/// Every async method but [`Connector::cancel`] runs on a Tokio runtime
+/// (see the crate's docs); called outside one, it fails with
+/// [`Error::NoTokioRuntime`].
 ///
 /// ```
-/// # fn main() -> Result<(), openrouter_connect_core::Error> {
-/// use std::sync::Arc;
-/// use openrouter_connect_core::{
-///     Attribution, ClientConfig, Connector, FlowConfig, MemoryStore, OpenRouterClient,
-/// };
+/// use openrouter_connect_core::{Attribution, ClientConfig, Connector};
 ///
-/// let client = OpenRouterClient::new(ClientConfig::new(Attribution {
-///     app_url: Some("https://example.com".into()),
-///     app_title: Some("Example".into()),
-/// }))?;
-/// let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+/// let config = ClientConfig::new(Attribution::new("Example").url("https://example.com"));
+/// let connector = Connector::builder(config).build()?;
 /// assert!(connector.status().key.is_none());
-/// # Ok(()) }
+/// # Ok::<(), openrouter_connect_core::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Connector {
@@ -85,35 +86,15 @@ impl std::fmt::Debug for Connector {
 }
 
 impl Connector {
-    /// Reads the stored key's record once; a store that can't be read
-    /// starts the connector in [`FlowState::Failed`] with the reason.
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
-    /// let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
-    /// assert!(matches!(connector.status().state, FlowState::Disconnected));
-    /// ```
-    pub fn new(client: OpenRouterClient, store: Arc<dyn KeyStore>, config: FlowConfig) -> Self {
-        let loaded = store.load().map(|record| record.map(|r| r.meta));
-        Self::with_loaded(client, store, config, loaded)
+    /// A connector for the OpenRouter `config` names: set its store, HTTP
+    /// settings and flow settings on the builder, then
+    /// [`ConnectorBuilder::build`], which reads the store once.
+    pub fn builder(config: ClientConfig) -> ConnectorBuilder {
+        ConnectorBuilder::new(config)
     }
 
-    /// Like [`Connector::new`], for a caller that has read the store
-    /// itself (such as [`crate::LocalStore::open`]): the store is not read
-    /// again, which may mean a keychain prompt less.
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
-    /// let store = Arc::new(MemoryStore::new());
-    /// let loaded = Err(Error::keychain("it is locked"));
-    /// let connector = Connector::with_loaded(client, store, FlowConfig::default(), loaded);
-    /// assert!(matches!(connector.status().state, FlowState::Failed { .. }));
-    /// ```
-    pub fn with_loaded(
+    /// A connector after the store's first read, `loaded`.
+    pub(crate) fn start(
         client: OpenRouterClient,
         store: Arc<dyn KeyStore>,
         config: FlowConfig,
@@ -136,10 +117,8 @@ impl Connector {
     /// The client the connector exchanges codes with.
     ///
     /// ```
-    /// # use std::sync::Arc;
     /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
-    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// # let connector = Connector::builder(ClientConfig::new(Attribution::default())).build().unwrap();
     /// assert_eq!(connector.client().config().base_url().as_str(), "https://openrouter.ai/");
     /// ```
     pub fn client(&self) -> &OpenRouterClient {
@@ -149,10 +128,8 @@ impl Connector {
     /// The status now.
     ///
     /// ```
-    /// # use std::sync::Arc;
     /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
-    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// # let connector = Connector::builder(ClientConfig::new(Attribution::default())).build().unwrap();
     /// let status = connector.status();
     /// assert!(matches!(status.state, FlowState::Disconnected) && status.key.is_none());
     /// ```
@@ -165,10 +142,8 @@ impl Connector {
     /// each call's own result for its outcome.
     ///
     /// ```
-    /// # use std::sync::Arc;
     /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
-    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// # let connector = Connector::builder(ClientConfig::new(Attribution::default())).build().unwrap();
     /// let changes = connector.subscribe();
     /// assert_eq!(*changes.borrow(), connector.status());
     /// ```
@@ -181,12 +156,13 @@ impl Connector {
     /// the system browser. While a flow waits, it returns that flow's
     /// status again (the same URL) instead of starting a second one.
     ///
+    /// Needs a Tokio runtime: the flow runs as a task of its own, on the
+    /// runtime it was started from.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), openrouter_connect_core::Error> {
-    /// # use std::sync::Arc;
     /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default()))?;
-    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// # let connector = Connector::builder(ClientConfig::new(Attribution::default())).build()?;
     /// let status = connector.connect(ConnectOptions::default()).await?;
     /// let FlowState::AwaitingCallback { auth_url, callback_url, .. } = status.state else {
     ///     unreachable!("a started flow waits");
@@ -197,6 +173,7 @@ impl Connector {
     /// # Ok(()) }
     /// ```
     pub async fn connect(&self, options: ConnectOptions) -> Result<Status, Error> {
+        require_tokio()?;
         let _starting = self.inner.starting.lock().await;
         if !matches!(self.inner.step(Event::ConnectAsked)?, Effect::StartFlow) {
             return Ok(self.status());
@@ -217,6 +194,12 @@ impl Connector {
     /// [`crate::CallbackMode::Paste`], whose code then goes to
     /// [`Connector::submit_code`] from another task).
     ///
+    /// Dropping the returned future (a timeout around it, a `select!`
+    /// that took another branch) cancels the flow while it waits for the
+    /// browser, and its listener closes at once rather than at the
+    /// deadline. An answer already being exchanged is let finish: the
+    /// key OpenRouter made for it is stored, not lost.
+    ///
     /// ```no_run
     /// # async fn run(connector: openrouter_connect_core::Connector) -> Result<(), openrouter_connect_core::Error> {
     /// use openrouter_connect_core::ConnectOptions;
@@ -234,9 +217,16 @@ impl Connector {
     ) -> Result<KeyMeta, Error> {
         let before = self.status().key;
         let status = self.connect(options).await?;
-        if let FlowState::AwaitingCallback { auth_url, .. } = &status.state {
-            open_url(auth_url);
-        }
+        let _cancel_on_drop = match &status.state {
+            FlowState::AwaitingCallback { auth_url, .. } => {
+                open_url(auth_url);
+                Some(CancelOnDrop {
+                    inner: &self.inner,
+                    auth_url: auth_url.clone(),
+                })
+            }
+            _ => None,
+        };
         let mut changes = self.subscribe();
         let end = changes
             .wait_for(|status| {
@@ -262,15 +252,14 @@ impl Connector {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), openrouter_connect_core::Error> {
-    /// # use std::sync::Arc;
     /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default()))?;
-    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// # let connector = Connector::builder(ClientConfig::new(Attribution::default())).build()?;
     /// let status = connector.reload().await?;
     /// assert!(status.key.is_none());
     /// # Ok(()) }
     /// ```
     pub async fn reload(&self) -> Result<Status, Error> {
+        require_tokio()?;
         let _starting = self.inner.starting.lock().await;
         self.inner.step(Event::ReloadAsked)?;
         let store = self.inner.store.clone();
@@ -286,10 +275,18 @@ impl Connector {
     /// ```
     /// # use std::sync::Arc;
     /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
-    /// # let store = Arc::new(MemoryStore::new());
-    /// let connector = Connector::with_loaded(client, store, FlowConfig::default(), Err(Error::VaultCorrupt));
+    /// # struct Locked;
+    /// # impl KeyStore for Locked {
+    /// #     fn load(&self) -> Result<Option<StoredKey>, Error> { Err(Error::keychain("it is locked")) }
+    /// #     fn save(&self, _: &StoredKey) -> Result<(), Error> { Err(Error::keychain("it is locked")) }
+    /// #     fn clear(&self) -> Result<(), Error> { Err(Error::keychain("it is locked")) }
+    /// # }
+    /// let connector = Connector::builder(ClientConfig::new(Attribution::default()))
+    ///     .store(Arc::new(Locked))
+    ///     .build()?;
+    /// assert!(matches!(connector.status().state, FlowState::Failed { .. }));
     /// assert!(matches!(connector.dismiss().state, FlowState::Disconnected));
+    /// # Ok::<(), Error>(())
     /// ```
     pub fn dismiss(&self) -> Status {
         let _ = self.inner.step(Event::Dismissed);
@@ -303,10 +300,8 @@ impl Connector {
     /// the secret included, leaves the flow waiting.
     ///
     /// ```
-    /// # use std::sync::Arc;
     /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
-    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// # let connector = Connector::builder(ClientConfig::new(Attribution::default())).build().unwrap();
     /// let forged = connector.deliver_deep_link("com.example.app:/callback?code=planted");
     /// assert_eq!(forged, Err(Error::NoFlow));
     /// ```
@@ -338,10 +333,8 @@ impl Connector {
     /// exchange.
     ///
     /// ```
-    /// # use std::sync::Arc;
     /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default())).unwrap();
-    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// # let connector = Connector::builder(ClientConfig::new(Attribution::default())).build().unwrap();
     /// assert_eq!(connector.submit_code("a code, but no flow"), Err(Error::NoFlow));
     /// ```
     pub fn submit_code(&self, text: &str) -> Result<(), Error> {
@@ -355,10 +348,8 @@ impl Connector {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), openrouter_connect_core::Error> {
-    /// # use std::sync::Arc;
     /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default()))?;
-    /// # let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    /// # let connector = Connector::builder(ClientConfig::new(Attribution::default())).build()?;
     /// connector.connect(ConnectOptions::new(CallbackMode::Paste)).await?;
     /// connector.cancel().await?;
     /// assert!(matches!(connector.status().state, FlowState::Disconnected));
@@ -388,16 +379,18 @@ impl Connector {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), openrouter_connect_core::Error> {
     /// # use std::sync::Arc;
     /// # use openrouter_connect_core::*;
-    /// # let client = OpenRouterClient::new(ClientConfig::new(Attribution::default()))?;
     /// let store = Arc::new(MemoryStore::new());
     /// store.save(&StoredKey::new(ApiKey::new("sk-or-v1-0123456789abcdef"), None, None, None))?;
-    /// let connector = Connector::new(client, store, FlowConfig::default());
+    /// let connector = Connector::builder(ClientConfig::new(Attribution::default()))
+    ///     .store(store)
+    ///     .build()?;
     /// let forgotten = connector.disconnect().await?.unwrap();
     /// println!("revoke it at https://openrouter.ai/keys/{}", forgotten.key_sha256);
     /// assert!(connector.status().key.is_none());
     /// # Ok(()) }
     /// ```
     pub async fn disconnect(&self) -> Result<Option<KeyMeta>, Error> {
+        require_tokio()?;
         let _starting = self.inner.starting.lock().await;
         match self.cancel().await {
             Ok(()) | Err(Error::NoFlow) | Err(Error::Busy) => {}
@@ -437,19 +430,6 @@ impl Connector {
     pub async fn key_info(&self) -> Result<KeyInfo, Error> {
         let record = self.stored_key().await?;
         self.inner.client.key_info(&record.key).await
-    }
-
-    /// Sends one small chat request with the stored key.
-    ///
-    /// ```no_run
-    /// # async fn run(connector: openrouter_connect_core::Connector) -> Result<(), openrouter_connect_core::Error> {
-    /// let reply = connector.test_request("openrouter/auto", "Say hello").await?;
-    /// println!("{}", reply.content);
-    /// # Ok(()) }
-    /// ```
-    pub async fn test_request(&self, model: &str, prompt: &str) -> Result<ChatReply, Error> {
-        let record = self.stored_key().await?;
-        self.inner.client.chat(&record.key, model, prompt).await
     }
 
     /// Calls OpenRouter's API with the stored key, which is never handed
@@ -527,11 +507,34 @@ impl Connector {
     }
 }
 
-/// Runs a store call off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .map_err(|_| Error::storage("the storage task stopped unexpectedly"))?
+/// Cancels the flow a [`Connector::connect_and_wait`] waits for when its
+/// future is dropped before the flow ended.
+struct CancelOnDrop<'a> {
+    inner: &'a Inner,
+    /// Names the flow: another one may have started since.
+    auth_url: String,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        // Only the stop signal is sent here, under the machine's lock: a
+        // cancel asked changes no status, and publishing one from a drop
+        // could wait on a caller that holds the status channel borrowed
+        // in the same task. The flow's task publishes its end.
+        let stop = {
+            let mut machine = self.inner.lock();
+            let ours = matches!(
+                &machine.status().state,
+                FlowState::AwaitingCallback { auth_url, .. } if *auth_url == self.auth_url
+            );
+            if !ours {
+                return;
+            }
+            machine.handle(Event::CancelAsked)
+        };
+        if let Ok(Effect::StopFlow(stop)) = stop {
+            tracing::info!("connect_and_wait dropped: the flow is cancelled");
+            let _ = stop.send(());
+        }
+    }
 }

@@ -54,9 +54,11 @@ pub enum Error {
     /// The flow was cancelled before an answer came.
     #[error("the flow was cancelled")]
     Cancelled,
-    /// No answer came before [`crate::FlowConfig::deadline`].
+    /// No answer came before the flow's deadline,
+    /// [`crate::FlowConfig::deadline`]. Not an HTTP failure: see
+    /// [`Error::RequestTimeout`] for those.
     #[error("no callback arrived before the flow's deadline")]
-    TimedOut,
+    DeadlinePassed,
     /// The user did not allow access on the consent page.
     #[error("the user did not grant access (OpenRouter's error: {reason})")]
     Denied {
@@ -145,12 +147,14 @@ pub enum Error {
         /// The HTTP status.
         status: u16,
     },
-    /// The request took longer than [`crate::ClientConfig::timeout`], a
-    /// stream's first byte longer than
-    /// [`crate::ClientConfig::first_byte_timeout`], or OpenRouter answered
-    /// 408.
+    /// An HTTP request to OpenRouter took longer than
+    /// [`crate::ClientConfig::request_timeout`] (or
+    /// [`crate::ClientConfig::connect_timeout`] to connect), a stream's
+    /// first byte longer than [`crate::ClientConfig::first_byte_timeout`],
+    /// or OpenRouter answered 408. Not the flow's deadline: see
+    /// [`Error::DeadlinePassed`].
     #[error("OpenRouter did not answer in time")]
-    Timeout,
+    RequestTimeout,
     /// The request never got an answer.
     #[error("could not reach OpenRouter ({})", cause_words(*cause))]
     Unreachable {
@@ -172,6 +176,10 @@ pub enum Error {
     /// HTTP 403 on a call with the key.
     #[error("the API key is not allowed to do that")]
     Forbidden,
+    /// A method that does I/O was called outside a Tokio runtime: the
+    /// crate's listener, HTTP client and store calls run on Tokio.
+    #[error("called outside a Tokio runtime (this crate's async methods run on Tokio)")]
+    NoTokioRuntime,
     /// The [`crate::KeyStore`] or its storage failed.
     #[error("storage failed: {what}")]
     Storage {
@@ -223,7 +231,7 @@ impl Error {
             Error::Random(_) => "random-failed",
             Error::Busy => "busy",
             Error::Cancelled => "cancelled",
-            Error::TimedOut => "timed-out",
+            Error::DeadlinePassed => "timed-out",
             Error::Denied { .. } => "denied",
             Error::StrayCallback => "stray-callback",
             Error::MalformedCallback(_) => "malformed-callback",
@@ -245,7 +253,7 @@ impl Error {
             Error::StreamInterrupted => "stream-interrupted",
             Error::ServiceError { .. } => "service-error",
             Error::UnexpectedStatus { .. } => "unexpected-status",
-            Error::Timeout => "timeout",
+            Error::RequestTimeout => "timeout",
             Error::Unreachable { cause, .. } => match cause {
                 NetworkCause::Dns => "dns-failed",
                 NetworkCause::Refused => "connection-refused",
@@ -256,6 +264,7 @@ impl Error {
             Error::ResponseTooLarge => "response-too-large",
             Error::KeyInvalid => "key-invalid",
             Error::Forbidden => "forbidden",
+            Error::NoTokioRuntime => "no-tokio-runtime",
             Error::Storage { .. } => "storage",
             Error::VaultCorrupt => "vault-corrupt",
             Error::DataKeyMismatch => "data-key-mismatch",
@@ -356,7 +365,7 @@ mod tests {
             Error::Random(io()),
             Error::Busy,
             Error::Cancelled,
-            Error::TimedOut,
+            Error::DeadlinePassed,
             Error::Denied {
                 reason: "access_denied".into(),
             },
@@ -382,7 +391,7 @@ mod tests {
             Error::StreamInterrupted,
             Error::ServiceError { status: 502 },
             Error::UnexpectedStatus { status: 418 },
-            Error::Timeout,
+            Error::RequestTimeout,
             Error::Unreachable {
                 cause: NetworkCause::Dns,
                 source: None,
@@ -403,6 +412,7 @@ mod tests {
             Error::ResponseTooLarge,
             Error::KeyInvalid,
             Error::Forbidden,
+            Error::NoTokioRuntime,
             Error::storage("the file is unreadable"),
             Error::VaultCorrupt,
             Error::DataKeyMismatch,

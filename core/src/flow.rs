@@ -10,12 +10,13 @@ use tokio::sync::oneshot;
 
 use crate::callback::{Answer, AwaitedAnswer};
 use crate::client::ConsentRequest;
-use crate::connector::{Inner, blocking};
+use crate::connector::Inner;
 use crate::error::Error;
 use crate::loopback::Loopback;
 use crate::machine::{Effect, Event, Waiting};
 use crate::options::{CallbackMode, ConnectOptions, Plan, relay_callback};
 use crate::pkce::{Pkce, generate_callback_secret};
+use crate::runtime::blocking;
 use crate::secret::AuthCode;
 use crate::store::{KeyMeta, StoredKey, now_ms};
 
@@ -105,7 +106,7 @@ impl Flow {
             _ = tokio::time::sleep(deadline) => {
                 close(loopback).await;
                 tracing::info!("connect flow timed out");
-                return self.end(Err(Error::TimedOut));
+                return self.end(Err(Error::DeadlinePassed));
             }
         };
         let Some(Answer { result, outcome }) = answer else {

@@ -16,12 +16,9 @@
 //! use std::sync::Arc;
 //! use openrouter_connect_core::*;
 //!
-//! let client = OpenRouterClient::new(ClientConfig::new(Attribution {
-//!     app_url: Some("https://example.com".into()),
-//!     app_title: Some("Example".into()),
-//! }))?;
-//! let (store, loaded) = LocalStore::open("com.example.cli", "/home/me/.local/share/example");
-//! let connector = Connector::with_loaded(client, Arc::new(store), FlowConfig::default(), loaded);
+//! let config = ClientConfig::new(Attribution::new("Example").url("https://example.com"));
+//! let store = LocalStore::open("com.example.cli", "/home/me/.local/share/example");
+//! let connector = Connector::builder(config).store(Arc::new(store)).build()?;
 //! let key = connector
 //!     .connect_and_wait(ConnectOptions::default(), |url| println!("Open {url}"))
 //!     .await?;
@@ -29,14 +26,26 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Tokio
+//!
+//! The listener, the HTTP client (reqwest), the flow's timers and the
+//! store's calls run on Tokio: call the async methods from a Tokio
+//! runtime with its I/O and time drivers on (`#[tokio::main]`, or
+//! `tokio::runtime::Builder::enable_all`), multi-threaded or not. A call
+//! made outside one fails with [`Error::NoTokioRuntime`]. Building a
+//! [`Connector`] and its methods that are not `async` need no runtime.
+//!
 //! # Stability
 //!
 //! Everything exported here is the API; modules are private. Enums and
 //! structs that mirror OpenRouter's answers or may gain options are
 //! `#[non_exhaustive]`. [`Error::code`] strings never change meaning.
 #![warn(missing_docs)]
+// docs.rs marks what needs a feature, such as `LocalStore`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod answers;
+mod builder;
 mod callback;
 mod client;
 mod config;
@@ -55,6 +64,7 @@ mod options;
 mod page;
 mod pkce;
 mod request_head;
+mod runtime;
 mod secret;
 mod sse;
 mod status;
@@ -62,7 +72,8 @@ mod store;
 mod stream;
 mod vault;
 
-pub use answers::{ChatReply, ExchangedKey, KeyInfo, Model, ModelPricing, Usage};
+pub use answers::{ExchangedKey, KeyInfo, Model, ModelPricing, Usage};
+pub use builder::ConnectorBuilder;
 pub use client::{ApiCall, ConsentRequest, OpenRouterClient};
 pub use config::{
     Attribution, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, RELAY_URL_ENV, relay_url_from_env,
@@ -80,6 +91,10 @@ pub use status::{FlowState, Status};
 pub use store::{KeyMeta, KeyStore, MemoryStore, StoredKey};
 pub use stream::{ChatChunk, ChatStream, StreamEvent};
 pub use vault::{DataKey, DataKeyStore, Slot, SlotStore, Vault, VaultHealth};
+
+/// The HTTP client crate, at the version whose `ClientBuilder`
+/// [`ConnectorBuilder::http`] and [`OpenRouterClient::with_http`] take.
+pub use reqwest;
 
 /// The README's examples, compiled as doctests.
 #[cfg(all(doctest, feature = "keyring"))]

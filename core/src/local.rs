@@ -3,8 +3,8 @@
 //! can't be read, so that every app recovers the same way.
 //!
 //! Records that can't be read are never deleted or overwritten: they are
-//! moved aside under a dated name. At start that happens at once, and the
-//! app starts disconnected; except while the keychain holds a data key,
+//! moved aside under a dated name. At start (the store's first read) that
+//! happens at once, and the app starts disconnected; except while the keychain holds a data key,
 //! when the records may be its own (damaged, or tampered with): they stay
 //! where they are, the store's first read fails with the reason, and the
 //! next connect moves them aside. That connect's new data key replaces the
@@ -19,7 +19,7 @@ use crate::file_slots::FileSlots;
 use crate::files;
 use crate::keychain::{FALLBACK_FILE, KeychainKeys};
 pub use crate::keychain::{KeyFileReason, Protection};
-use crate::store::{KeyMeta, KeyStore, StoredKey};
+use crate::store::{KeyStore, StoredKey};
 use crate::vault::{DataKeyStore, Slot, SlotStore, Vault};
 
 /// Something the app should tell its user about the store.
@@ -56,6 +56,8 @@ struct Facts {
     /// Why the records in place can't be read, once a read or a write
     /// found them so: the next connect moves them aside.
     unreadable: Option<Error>,
+    /// The first read, which sets aside what can't be read, is done.
+    started: bool,
 }
 
 /// The key sealed in `vault-a.json` and `vault-b.json` in a folder (the
@@ -64,15 +66,19 @@ struct Facts {
 /// user alone where no keychain answers.
 ///
 /// ```no_run
-/// use openrouter_connect_core::{KeyStore, LocalStore, Protection};
+/// use std::sync::Arc;
+/// use openrouter_connect_core::{Attribution, ClientConfig, Connector, LocalStore, Protection};
 ///
-/// let (store, loaded) = LocalStore::open("com.example.cli", "/home/me/.local/share/example");
+/// let store = Arc::new(LocalStore::open("com.example.cli", "/home/me/.local/share/example"));
+/// let config = ClientConfig::new(Attribution::new("My CLI"));
+/// let connector = Connector::builder(config).store(store.clone()).build()?;
 /// if store.protection() != Protection::Keychain {
 ///     eprintln!("the key is less protected here: {:?}", store.protection());
 /// }
-/// if let Ok(Some(key)) = loaded {
+/// if let Some(key) = connector.status().key {
 ///     println!("connected: {}", key.masked);
 /// }
+/// # Ok::<(), openrouter_connect_core::Error>(())
 /// ```
 pub struct LocalStore {
     vault: Vault<KeychainKeys, FileSlots>,
@@ -92,14 +98,18 @@ impl std::fmt::Debug for LocalStore {
 impl LocalStore {
     /// Opens the store of the app `app_id` (its identifier, such as
     /// `com.example.app`: the keychain entry's service, and bound into
-    /// every record) in `dir`, and reads it once. Pass the result to
-    /// [`crate::Connector::with_loaded`], which then does not read it again
-    /// (on some systems each read of the keychain can prompt the user).
+    /// every record) in `dir`, and finds where its data key is. Its first
+    /// read, which [`crate::ConnectorBuilder::build`] makes, is the start:
+    /// records that can't be read are then set aside (or left in place,
+    /// see the module's rules). Hand the connector a clone of the `Arc`
+    /// holding it, and keep one to ask [`LocalStore::protection`] and
+    /// [`LocalStore::notice`]: the store is not read again for them (on
+    /// some systems each read of the keychain can prompt the user).
     ///
     /// Give it a folder of its own: the first write makes the folder
     /// readable by the user alone (0700 on Unix). Keep one per app: two
     /// over the same folder do not see each other's writes in order.
-    pub fn open(app_id: &str, dir: impl Into<PathBuf>) -> (Self, Result<Option<KeyMeta>, Error>) {
+    pub fn open(app_id: &str, dir: impl Into<PathBuf>) -> Self {
         let dir = dir.into();
         let slots = FileSlots::new(&dir);
         slots.remove_leftovers();
@@ -126,16 +136,15 @@ impl LocalStore {
         let notice = ignored.then(|| StoreNotice::KeyFileIgnored {
             path: dir.join(FALLBACK_FILE),
         });
-        let store = Self {
+        Self {
             vault,
             facts: Mutex::new(Facts {
                 protection,
                 notice,
                 unreadable: None,
+                started: false,
             }),
-        };
-        let loaded = store.load_or_set_aside();
-        (store, loaded)
+        }
     }
 
     /// Where the data key is now. It changes when a keychain that did not
@@ -164,9 +173,9 @@ impl LocalStore {
         self.facts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reads the store once at start, setting aside what can't be read
-    /// (or leaving it in place while the keychain holds a data key).
-    fn load_or_set_aside(&self) -> Result<Option<KeyMeta>, Error> {
+    /// The first read, at start: sets aside what can't be read (or
+    /// leaves it in place while the keychain holds a data key).
+    fn load_or_set_aside(&self) -> Result<Option<StoredKey>, Error> {
         let keys = self.vault.keys();
         match self.vault.load() {
             Err(error @ (Error::VaultCorrupt | Error::DataKeyMismatch))
@@ -184,7 +193,7 @@ impl LocalStore {
                 self.set_aside(error);
                 Ok(None)
             }
-            loaded => self.observe(loaded).map(|record| record.map(|r| r.meta)),
+            loaded => self.observe(loaded),
         }
     }
 
@@ -219,7 +228,12 @@ impl LocalStore {
 }
 
 impl KeyStore for LocalStore {
+    /// The first read is the start (see [`LocalStore::open`]).
     fn load(&self) -> Result<Option<StoredKey>, Error> {
+        let first = !std::mem::replace(&mut self.facts().started, true);
+        if first {
+            return self.load_or_set_aside();
+        }
         self.observe(self.vault.load())
     }
 

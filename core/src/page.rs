@@ -80,7 +80,7 @@ pub(crate) fn failure_words(error: &Error) -> &'static str {
         Error::CodeExpired => {
             "The approval code expired before it could be used. Connect again from the app."
         }
-        Error::ServiceError { .. } | Error::Timeout => {
+        Error::ServiceError { .. } | Error::RequestTimeout => {
             "OpenRouter had a problem on its side. Try again in a few minutes."
         }
         Error::Unreachable { .. } => {

@@ -18,12 +18,10 @@
 //! Everything else in an input is sent as it is, so the fuzzer still
 //! explores every other place a secret, a host or a path could be put.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use openrouter_connect_core::{
-    Attribution, ClientConfig, ConnectOptions, Connector, FlowConfig, FlowState, MemoryStore,
-    OpenRouterClient,
+    Attribution, ClientConfig, ConnectOptions, Connector, FlowConfig, FlowState,
 };
 
 /// Replaces each marker in `data` by its value, left to right; markers
@@ -64,10 +62,12 @@ impl Harness {
             .enable_all()
             .build()
             .unwrap();
-        let client = ClientConfig::with_base("http://127.0.0.1:9", Attribution::default())
-            .and_then(OpenRouterClient::new)
+        let client_config =
+            ClientConfig::with_base("http://127.0.0.1:9", Attribution::default()).unwrap();
+        let connector = Connector::builder(client_config)
+            .flow_config(config)
+            .build()
             .unwrap();
-        let connector = Connector::new(client, Arc::new(MemoryStore::new()), config);
         Self {
             runtime,
             connector,

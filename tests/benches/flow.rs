@@ -31,8 +31,7 @@ mod linux {
 
     use fake_openrouter::{Browser, Decision, FakeOpenRouter, desktop};
     use openrouter_connect_core::{
-        ClientConfig, ConnectOptions, Connector, FlowConfig, FlowState, KeyStore, LocalStore,
-        OpenRouterClient, Protection,
+        ClientConfig, ConnectOptions, Connector, FlowState, KeyStore, LocalStore, Protection,
     };
     use serde_json::json;
 
@@ -81,7 +80,7 @@ mod linux {
             "openrouter-connect-bench-data-{}",
             std::process::id()
         ));
-        let (store, _) = LocalStore::open(IDENTIFIER, data_dir.clone());
+        let store = LocalStore::open(IDENTIFIER, data_dir.clone());
         assert_eq!(
             store.protection(),
             Protection::Keychain,
@@ -89,8 +88,10 @@ mod linux {
         );
         let vault = Arc::new(store);
         let config = ClientConfig::with_base(&fake.url(), Default::default()).unwrap();
-        let client = OpenRouterClient::new(config).unwrap();
-        let connector = Connector::new(client, vault.clone(), FlowConfig::default());
+        let connector = Connector::builder(config)
+            .store(vault.clone())
+            .build()
+            .unwrap();
 
         let browser = Browser::new();
         let http = reqwest::Client::builder().no_proxy().build().unwrap();

@@ -77,7 +77,10 @@ fn record(key: &str) -> StoredKey {
 
 /// Opens the store as the app does, as a fresh start would.
 fn open(dir: &Path) -> LocalStore {
-    LocalStore::open(IDENTIFIER, dir).0
+    let store = LocalStore::open(IDENTIFIER, dir);
+    // The start read, which sets aside what it can't read.
+    let _ = store.load();
+    store
 }
 
 /// Saves and clears without end, saying on stdout when each operation

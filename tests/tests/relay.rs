@@ -18,8 +18,7 @@ use axum::routing::get;
 use fake_openrouter::relay_site::{Chromium, REFUSED_TITLE, listen, serve_relay};
 use fake_openrouter::{Browser, Decision, FakeOpenRouter};
 use openrouter_connect_core::{
-    Attribution, CallbackMode, ClientConfig, ConnectOptions, Connector, FlowConfig, FlowState,
-    MemoryStore, OpenRouterClient,
+    Attribution, CallbackMode, ClientConfig, ConnectOptions, Connector, FlowState,
 };
 
 /// The app's scheme, as written in `relay/relay.js`.
@@ -73,11 +72,7 @@ async fn relay_and_fake(echo_state: bool) -> (SocketAddr, FakeOpenRouter, Connec
 /// A connector against `fake`, with nothing stored.
 fn connector(fake: &FakeOpenRouter) -> Connector {
     let config = ClientConfig::with_base(&fake.url(), Attribution::default()).unwrap();
-    Connector::new(
-        OpenRouterClient::new(config).unwrap(),
-        Arc::new(MemoryStore::new()),
-        FlowConfig::default(),
-    )
+    Connector::builder(config).build().unwrap()
 }
 
 fn relay_url(relay: SocketAddr) -> url::Url {

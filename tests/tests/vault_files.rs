@@ -40,7 +40,7 @@ fn names(dir: &std::path::Path) -> Vec<String> {
 #[test]
 fn the_plugin_reads_the_records_the_vault_writes() {
     let dir = data_dir("plugin");
-    let (storage, _) = LocalStore::open(IDENTIFIER, dir.clone());
+    let storage = LocalStore::open(IDENTIFIER, dir.clone());
     storage.save(&record()).unwrap();
     storage.save(&record()).unwrap();
     let mut records = names(&dir);

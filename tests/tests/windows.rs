@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use openrouter_connect_core::{
-    ApiKey, Error, KeyFileReason, KeyStore, LocalStore, Protection, StoreNotice, StoredKey,
+    ApiKey, Error, KeyFileReason, KeyMeta, KeyStore, LocalStore, Protection, StoreNotice, StoredKey,
 };
 
 /// The keychain entry's account name, as the core names it.
@@ -41,8 +41,15 @@ fn record(key: &str) -> StoredKey {
 
 /// Connects once with key `n`, as an earlier run of the app would have.
 fn connect_once(id: &str, dir: &Path, n: u8) {
-    let (store, _) = LocalStore::open(id, dir);
+    let (store, _) = open(id, dir);
     store.save(&record(&key(n))).unwrap();
+}
+
+/// Opens the store as the app does at start, and reads it once.
+fn open(id: &str, dir: &Path) -> (LocalStore, Result<Option<KeyMeta>, Error>) {
+    let store = LocalStore::open(id, dir);
+    let loaded = store.load().map(|record| record.map(|r| r.meta));
+    (store, loaded)
 }
 
 /// The key the store holds.
@@ -68,7 +75,7 @@ fn all_bytes(dir: &Path) -> Vec<u8> {
 #[test]
 fn the_data_key_is_a_credential_and_a_disconnect_deletes_it() {
     let (id, dir) = scratch("credential");
-    let (store, loaded) = LocalStore::open(&id, &dir);
+    let (store, loaded) = open(&id, &dir);
     assert_eq!(loaded, Ok(None));
     assert_eq!(store.protection(), Protection::Keychain);
     store.save(&record(&key(1))).unwrap();
@@ -88,7 +95,7 @@ fn the_data_key_is_a_credential_and_a_disconnect_deletes_it() {
 
     // A fresh start opens the record with the credential's data key.
     drop(store);
-    let (store, loaded) = LocalStore::open(&id, &dir);
+    let (store, loaded) = open(&id, &dir);
     assert_eq!(loaded.unwrap().unwrap().label.as_deref(), Some("windows"));
     assert_eq!(stored_key(&store), key(1));
 
@@ -108,7 +115,7 @@ fn a_credential_deleted_by_the_user_is_said_and_the_records_kept_aside() {
         .delete_credential()
         .unwrap();
 
-    let (store, loaded) = LocalStore::open(&id, &dir);
+    let (store, loaded) = open(&id, &dir);
     assert_eq!(loaded, Ok(None));
     let Some(StoreNotice::SetAside { cause, files }) = store.notice() else {
         panic!("the records are kept aside: {:?}", store.notice());
@@ -119,7 +126,7 @@ fn a_credential_deleted_by_the_user_is_said_and_the_records_kept_aside() {
 
     // The next connect stores a key under a new data key.
     store.save(&record(&key(3))).unwrap();
-    let (store, _) = LocalStore::open(&id, &dir);
+    let (store, _) = open(&id, &dir);
     assert_eq!(store.protection(), Protection::Keychain);
     assert_eq!(stored_key(&store), key(3));
     store.clear().unwrap();
@@ -141,7 +148,7 @@ fn a_connection_in_the_key_file_still_opens_and_a_disconnect_returns_to_the_cred
     std::fs::write(dir.join("vault-data-key"), &data_key).unwrap();
     entry.delete_credential().unwrap();
 
-    let (store, loaded) = LocalStore::open(&id, &dir);
+    let (store, loaded) = open(&id, &dir);
     assert!(loaded.unwrap().is_some());
     assert_eq!(
         store.protection(),
@@ -152,7 +159,7 @@ fn a_connection_in_the_key_file_still_opens_and_a_disconnect_returns_to_the_cred
     store.save(&record(&key(5))).unwrap();
     assert!(matches!(entry.get_secret(), Err(keyring::Error::NoEntry)));
     drop(store);
-    let (store, _) = LocalStore::open(&id, &dir);
+    let (store, _) = open(&id, &dir);
     assert_eq!(stored_key(&store), key(5));
 
     // A disconnect takes the key file with it; the next connect's data
@@ -160,7 +167,7 @@ fn a_connection_in_the_key_file_still_opens_and_a_disconnect_returns_to_the_cred
     store.clear().unwrap();
     assert!(!dir.join("vault-data-key").exists());
     drop(store);
-    let (store, _) = LocalStore::open(&id, &dir);
+    let (store, _) = open(&id, &dir);
     assert_eq!(store.protection(), Protection::Keychain);
     store.save(&record(&key(6))).unwrap();
     assert!(entry.get_secret().is_ok());
@@ -231,4 +238,44 @@ fn the_plugin_starts_with_the_credential_manager_and_registers_the_scheme() {
     drop(app);
     forget_scheme(&id);
     let _ = std::fs::remove_dir_all(data_dir);
+}
+
+#[test]
+fn the_plugin_keeps_the_key_in_the_folder_the_host_names() {
+    use tauri_plugin_openrouter::OpenRouterExt;
+
+    let (id, dir) = scratch("plugin-data-dir");
+    // A key stored in the host's folder by an earlier run.
+    connect_once(&id, &dir, 7);
+
+    let mut context = tauri::test::mock_context(tauri::test::noop_assets());
+    context.config_mut().identifier = id.clone();
+    let plugin = tauri_plugin_openrouter::Builder::new()
+        .data_dir(&dir)
+        .no_health_check()
+        .no_focus_window()
+        .build();
+    let app = tauri::test::mock_builder()
+        .plugin(plugin)
+        .build(context)
+        .expect("the app starts with the plugin");
+
+    let status = serde_json::to_value(app.openrouter().status()).unwrap();
+    assert_eq!(status["state"], "connected", "{status}");
+    assert_eq!(
+        status["key"]["masked"],
+        ApiKey::new(key(7)).masked(),
+        "{status}"
+    );
+    assert_eq!(status["protection"]["level"], "keychain", "{status}");
+    let app_data = tauri::Manager::path(&app).app_data_dir().unwrap();
+    assert!(
+        !app_data.join("vault-a.json").exists() && !app_data.join("vault-b.json").exists(),
+        "nothing is kept in the app's own data folder"
+    );
+
+    drop(app);
+    let (store, _) = open(&id, &dir);
+    store.clear().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -152,7 +152,7 @@ fn the_late_end_of_a_replaced_flow_changes_nothing() {
     machine
         .handle(Event::Ended {
             generation: new,
-            result: Err(Error::TimedOut),
+            result: Err(Error::DeadlinePassed),
         })
         .unwrap();
     machine.handle(Event::Reloaded(Ok(None))).unwrap();

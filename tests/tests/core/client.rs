@@ -199,14 +199,14 @@ async fn accepts_a_null_user_id_and_unknown_fields() {
 async fn a_slow_openrouter_hits_the_timeout() {
     let fake = FakeOpenRouter::start().await;
     let mut config = ClientConfig::with_base(&fake.url(), attribution()).unwrap();
-    config.timeout = Duration::from_millis(300);
+    config.request_timeout = Duration::from_millis(300);
     let client = OpenRouterClient::new(config).unwrap();
     fake.set_fault(Endpoint::Exchange, Fault::Delay(Duration::from_secs(5)));
     let pkce = Pkce::generate().unwrap();
     let code = code_for(&fake, &client, &pkce).await;
     assert_eq!(
         client.exchange(&code, pkce.verifier()).await.unwrap_err(),
-        Error::Timeout
+        Error::RequestTimeout
     );
 }
 
@@ -250,11 +250,18 @@ async fn key_info_chat_and_attribution() {
     assert_eq!(info.limit, None);
     assert!(!info.is_free_tier);
 
+    let body = serde_json::json!({
+        "model": "openrouter/auto",
+        "messages": [{"role": "user", "content": "Say hi"}],
+    });
     let reply = client
-        .chat(&key, "openrouter/auto", "Say hi")
+        .call(&key, &ApiCall::post("chat/completions", body))
         .await
         .unwrap();
-    assert_eq!(reply.content, fake_openrouter::CHAT_REPLY);
+    assert_eq!(
+        reply["choices"][0]["message"]["content"],
+        fake_openrouter::CHAT_REPLY
+    );
     let chat = fake
         .requests()
         .into_iter()

@@ -16,15 +16,16 @@ pub const APP_URL: &str = "https://connect.example";
 pub const APP_TITLE: &str = "OpenRouter Connect Tests";
 
 pub fn attribution() -> Attribution {
-    Attribution {
-        app_url: Some(APP_URL.into()),
-        app_title: Some(APP_TITLE.into()),
-    }
+    Attribution::new(APP_TITLE).url(APP_URL)
+}
+
+/// The client's configuration for `fake`.
+pub fn config_for(fake: &FakeOpenRouter) -> ClientConfig {
+    ClientConfig::with_base(&fake.url(), attribution()).unwrap()
 }
 
 pub fn client_for(fake: &FakeOpenRouter) -> OpenRouterClient {
-    let config = ClientConfig::with_base(&fake.url(), attribution()).unwrap();
-    OpenRouterClient::new(config).unwrap()
+    OpenRouterClient::new(config_for(fake)).unwrap()
 }
 
 /// Keep `fake` bound (`fake: _fake`) where the flow talks to OpenRouter:
@@ -42,7 +43,7 @@ pub async fn setup() -> Setup {
 pub async fn setup_with(config: FlowConfig) -> Setup {
     let fake = FakeOpenRouter::start().await;
     let store = Arc::new(MemoryStore::new());
-    let connector = Connector::new(client_for(&fake), store.clone(), config);
+    let connector = with_store(&fake, store.clone(), config);
     Setup {
         fake,
         store,
@@ -55,7 +56,11 @@ pub fn with_store(
     store: Arc<dyn KeyStore>,
     config: FlowConfig,
 ) -> Connector {
-    Connector::new(client_for(fake), store, config)
+    Connector::builder(config_for(fake))
+        .store(store)
+        .flow_config(config)
+        .build()
+        .unwrap()
 }
 
 /// The value of the query parameter `name` of `url`.

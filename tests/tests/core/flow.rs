@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::common::*;
 use fake_openrouter::{Browser, Decision, Endpoint, Fault};
 use openrouter_connect_core::{
-    ApiKey, CallbackMode, ConnectOptions, Connector, Error, FlowConfig, FlowState, KeyStore,
-    MemoryStore, StoredKey,
+    ApiCall, ApiKey, CallbackMode, ConnectOptions, Connector, Error, FlowConfig, FlowState,
+    KeyStore, MemoryStore, StoredKey,
 };
 
 #[tokio::test]
@@ -247,11 +247,11 @@ async fn a_failed_reconnect_keeps_the_old_key() {
     );
     assert_eq!(back.key.as_ref(), Some(&first));
     fake.clear_fault(Endpoint::Exchange);
-    let reply = connector
-        .test_request("openrouter/auto", "Say hi")
-        .await
-        .unwrap();
-    assert_eq!(reply.content, fake_openrouter::CHAT_REPLY);
+    let reply = connector.call(&say("Say hi")).await.unwrap();
+    assert_eq!(
+        reply["choices"][0]["message"]["content"],
+        fake_openrouter::CHAT_REPLY
+    );
 }
 
 #[tokio::test]
@@ -422,10 +422,7 @@ async fn a_revoked_key_is_reported_as_no_longer_valid() {
     fake.revoke_all_keys();
     assert_eq!(connector.key_info().await.unwrap_err(), Error::KeyInvalid);
     assert_eq!(
-        connector
-            .test_request("openrouter/auto", "hi")
-            .await
-            .unwrap_err(),
+        connector.call(&say("hi")).await.unwrap_err(),
         Error::KeyInvalid
     );
     assert_eq!(
@@ -487,13 +484,12 @@ async fn every_exchange_fault_keeps_the_stored_key() {
     let fake = fake_openrouter::FakeOpenRouter::start().await;
     let mut client_config =
         openrouter_connect_core::ClientConfig::with_base(&fake.url(), attribution()).unwrap();
-    client_config.timeout = Duration::from_millis(500);
+    client_config.request_timeout = Duration::from_millis(500);
     let store = Arc::new(MemoryStore::new());
-    let connector = openrouter_connect_core::Connector::new(
-        openrouter_connect_core::OpenRouterClient::new(client_config).unwrap(),
-        store.clone(),
-        FlowConfig::default(),
-    );
+    let connector = Connector::builder(client_config)
+        .store(store.clone())
+        .build()
+        .unwrap();
     let first = connect_and_approve(&connector)
         .await
         .key
@@ -673,4 +669,15 @@ async fn connect_and_wait_returns_the_new_key_or_the_reason() {
     .unwrap_err();
     assert_eq!(error, Error::Cancelled);
     assert_eq!(connector.status().key, Some(first));
+}
+
+/// A one-message chat request with the stored key.
+fn say(prompt: &str) -> ApiCall {
+    ApiCall::post(
+        "chat/completions",
+        serde_json::json!({
+            "model": "openrouter/auto",
+            "messages": [{"role": "user", "content": prompt}],
+        }),
+    )
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use fake_openrouter::Browser;
 use openrouter_connect_core::{
-    ConnectOptions, Connector, Error, FlowConfig, FlowState, KeyStore, LocalStore, StoreNotice,
+    ConnectOptions, Connector, Error, FlowState, KeyStore, LocalStore, StoreNotice,
 };
 
 use crate::common::*;
@@ -23,15 +23,13 @@ async fn records_damaged_while_connected_are_said_then_moved_aside() {
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let (store, loaded) = LocalStore::open(APP_ID, &dir);
-    assert_eq!(loaded, Ok(None));
-    let store = Arc::new(store);
-    let connector = Connector::with_loaded(
-        client_for(&fake),
-        store.clone(),
-        FlowConfig::default(),
-        Ok(None),
-    );
+    let store = Arc::new(LocalStore::open(APP_ID, &dir));
+    let connector = Connector::builder(config_for(&fake))
+        .store(store.clone())
+        .build()
+        .unwrap();
+    assert_eq!(connector.status().state, FlowState::Disconnected);
+    assert_eq!(store.notice(), None);
     let connected = connect_and_approve(&connector).await;
     assert_eq!(connected.state, FlowState::Connected);
 

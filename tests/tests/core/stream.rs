@@ -2,16 +2,12 @@
 //! model list, calls with their own limits, and the key handed to
 //! another HTTP client.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::*;
 use fake_openrouter::{CHAT_REPLY, Endpoint, FakeOpenRouter, Fault, StreamScript};
 use futures_util::StreamExt;
-use openrouter_connect_core::{
-    ApiCall, ChatStream, ClientConfig, Connector, Error, FlowConfig, MemoryStore, OpenRouterClient,
-    StreamEvent,
-};
+use openrouter_connect_core::{ApiCall, ChatStream, ClientConfig, Connector, Error, StreamEvent};
 use serde_json::{Value, json};
 
 /// OpenRouter's moderation error: its metadata names what was flagged.
@@ -29,8 +25,7 @@ fn request() -> Value {
 async fn connected(fake: &FakeOpenRouter, configure: impl FnOnce(&mut ClientConfig)) -> Connector {
     let mut config = ClientConfig::with_base(&fake.url(), attribution()).unwrap();
     configure(&mut config);
-    let client = OpenRouterClient::new(config).unwrap();
-    let connector = Connector::new(client, Arc::new(MemoryStore::new()), FlowConfig::default());
+    let connector = Connector::builder(config).build().unwrap();
     connect_and_approve(&connector).await;
     connector
 }
@@ -141,7 +136,7 @@ async fn errors_before_the_stream_are_told_apart() {
             },
         ),
         (Fault::Status(429), Error::RateLimited { retry_after: None }),
-        (Fault::Status(408), Error::Timeout),
+        (Fault::Status(408), Error::RequestTimeout),
         (Fault::Status(502), Error::ServiceError { status: 502 }),
         (
             Fault::Body {
@@ -230,14 +225,17 @@ async fn the_limits_hold_a_stream_and_a_call() {
             .stream("chat/completions", &request())
             .await
             .unwrap_err(),
-        Error::Timeout
+        Error::RequestTimeout
     );
     fake.clear_fault(Endpoint::Chat);
 
     // A call's own limits, over the configured ones.
     fake.set_fault(Endpoint::KeyInfo, Fault::Delay(Duration::from_secs(5)));
     let slow = ApiCall::get("key").timeout(Duration::from_millis(300));
-    assert_eq!(connector.call(&slow).await.unwrap_err(), Error::Timeout);
+    assert_eq!(
+        connector.call(&slow).await.unwrap_err(),
+        Error::RequestTimeout
+    );
     fake.clear_fault(Endpoint::KeyInfo);
     let small = ApiCall::get("key").max_response_bytes(16);
     assert_eq!(
