@@ -11,7 +11,6 @@ const COMMANDS: &[&str] = &[
     "open_again",
     "disconnect",
     "refresh",
-    "test_request",
     "open_revoke_page",
     "chat",
     "cancel_chat",
@@ -19,5 +18,12 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
-    tauri_plugin::Builder::new(COMMANDS).build();
+    // An app embeds the script when it builds: a new one rebuilds it.
+    println!("cargo:rerun-if-changed=api-iife.js");
+    tauri_plugin::Builder::new(COMMANDS)
+        // The page's bindings as one script (`npm run build` in this
+        // folder writes it), which Tauri adds to every page of an app with
+        // `app.withGlobalTauri`: `window.__TAURI_PLUGIN_OPENROUTER__`.
+        .global_api_script_path("./api-iife.js")
+        .build();
 }

@@ -8,8 +8,8 @@ import { copyShortcut, perToken, retryWhen } from './format.js';
 const view = createView(document);
 const { el } = view;
 
-/** The latest status, or null before the first one. Status events are
- * its one source: commands answer only their errors. */
+/** The latest status, or null before the first one. `subscribe` is its
+ * one source: commands answer only their errors. */
 let status = null;
 let prefilled = false;
 let ticker = null;
@@ -565,45 +565,14 @@ function bind() {
 
 async function start() {
   bind();
-  // Asked before listening, so the first paint waits for one round trip,
-  // not two.
-  const first = openrouter.status();
-  let events = 0;
-  const listening = openrouter.onStatus((next) => {
-    events += 1;
-    apply(next);
-  });
-  listening.catch(() => {}); // Awaited below, after the first answer.
-  let firstFailed = false;
   try {
-    const answer = await first;
-    // An event may have come first, and is newer.
-    if (status === null) apply(answer);
-  } catch (reason) {
-    firstFailed = true;
-    local.commandError = openrouter.toError(reason);
-    render();
-  }
-  try {
-    await listening;
+    // The status now, then every newer one (never an older one that
+    // arrives late); the first paint waits for one round trip.
+    await openrouter.subscribe(apply);
   } catch (reason) {
     // No change will reach the page: say so, over any status shown.
     local.commandError = openrouter.toError(reason);
     render();
-    showIfUnavailable();
-    return;
-  }
-  // A change made before the listener existed sent its event to no one
-  // (and a first answer may have failed): ask again, unless an event has
-  // come since.
-  const seen = events;
-  try {
-    const now = await openrouter.status();
-    if (firstFailed) local.commandError = null;
-    if (events === seen) apply(now);
-    else render();
-  } catch {
-    // The first answer, or the events to come, stand.
   }
   showIfUnavailable();
 }

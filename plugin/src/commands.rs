@@ -2,9 +2,9 @@
 //! to the core or the plugin's state. The status reaches the page by one
 //! road, the status event ([`crate::STATUS_EVENT`]): a command answers
 //! nothing but its error (`status` answers the status once, for a page
-//! that has just loaded). None returns the key, the code or the verifier.
+//! that has just loaded, with the same revision as the event). None returns the key, the code or the verifier.
 
-use openrouter_connect_core::{CallbackMode, ChatReply, ConnectOptions, Error, FlowState, Model};
+use openrouter_connect_core::{CallbackMode, ConnectOptions, Error, FlowState, Model};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State, Webview};
 
@@ -12,10 +12,6 @@ use crate::browser;
 use crate::chat::ChatEvent;
 use crate::models::{CallbackChoice, ConnectRequest, ErrorView, PanelStatus};
 use crate::state::OpenRouter;
-
-/// The model the Test button asks: OpenRouter picks a suitable one.
-const TEST_MODEL: &str = "openrouter/auto";
-const TEST_PROMPT: &str = "Reply with one short friendly sentence to confirm you can hear me.";
 
 #[tauri::command]
 pub fn status(state: State<'_, OpenRouter>) -> PanelStatus {
@@ -31,10 +27,13 @@ pub async fn connect<R: Runtime>(
     options: ConnectRequest,
 ) -> Result<(), ErrorView> {
     if options.mode == CallbackChoice::DeepLink && !state.takes_deep_links() {
-        return Err(Error::InvalidOption(
-            "this app takes no deep links: register tauri-plugin-deep-link before the OpenRouter plugin",
-        )
-        .into());
+        // Two causes, each with its own remedy.
+        let reason = if cfg!(feature = "deep-link") {
+            "this app takes no deep links: register tauri-plugin-deep-link before the OpenRouter plugin"
+        } else {
+            "this app takes no deep links: tauri-plugin-openrouter was built without its deep-link feature"
+        };
+        return Err(Error::InvalidOption(reason).into());
     }
     let mode = match options.mode {
         CallbackChoice::Loopback => match &state.relay_url {
@@ -163,17 +162,6 @@ pub async fn refresh<R: Runtime>(
     }
     state.check_health(&app).await;
     Ok(())
-}
-
-#[tauri::command]
-pub async fn test_request<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, OpenRouter>,
-) -> Result<ChatReply, ErrorView> {
-    let reply = state.connector.test_request(TEST_MODEL, TEST_PROMPT).await;
-    // Reading the key asked the keychain, which may have locked since.
-    state.emit(&app);
-    Ok(reply?)
 }
 
 /// Opens the key's page on OpenRouter, where the user revokes it: the

@@ -7,7 +7,7 @@ use openrouter_connect_core::{Error, FlowState};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_deep_link::DeepLinkExt;
 
-use crate::state::{OpenRouter, focus_main_window};
+use crate::state::{OpenRouter, bring_window_forward};
 
 /// Hands every URL to the waiting flow. A link the flow turns away (a
 /// stray, or a forgery without the flow's secret) changes nothing; the
@@ -16,7 +16,7 @@ pub fn deliver<R: Runtime>(app: &AppHandle<R>, urls: &[url::Url]) {
     let state = app.state::<OpenRouter>();
     for url in urls {
         match state.connector.deliver_deep_link(url.as_str()) {
-            Ok(()) => focus_main_window(app),
+            Ok(()) => bring_window_forward(app),
             // Said only of what looks like OpenRouter's answer, and only
             // when nothing waits at all: during a loopback flow a link is
             // a stray like any other.

@@ -46,7 +46,7 @@ fn message(error: &Error) -> String {
         Error::Random(_) => "The system's random number generator failed.",
         Error::Busy => "An approval is being completed right now.",
         Error::Cancelled => "Connecting was cancelled.",
-        Error::TimedOut => "No answer came from the browser in time.",
+        Error::DeadlinePassed => "No answer came from the browser in time.",
         Error::Denied { .. } => "Access was not granted on OpenRouter's page.",
         Error::StrayCallback => "The browser's answer did not belong to this connection attempt.",
         Error::MalformedCallback(_) => "The browser's answer was malformed.",
@@ -82,7 +82,7 @@ fn message(error: &Error) -> String {
         Error::UnexpectedStatus { status } => {
             return format!("OpenRouter gave an unexpected answer (HTTP {status}).");
         }
-        Error::Timeout => "OpenRouter took too long to answer.",
+        Error::RequestTimeout => "OpenRouter took too long to answer.",
         Error::Unreachable { cause, .. } => match cause {
             NetworkCause::Dns => "Can't reach OpenRouter: its address could not be looked up.",
             NetworkCause::Refused => "Can't reach OpenRouter: the connection was refused.",
@@ -124,7 +124,7 @@ fn next_step(error: &Error) -> &'static str {
         Error::Random(_) => "Restart the app and try again.",
         Error::Busy => "Wait a moment for it to finish.",
         Error::Cancelled => "Click Connect when you are ready.",
-        Error::TimedOut => "Click Connect to start again.",
+        Error::DeadlinePassed => "Click Connect to start again.",
         Error::Denied { .. } => {
             "Click Connect and choose to allow access if you want this app to use OpenRouter."
         }
@@ -155,7 +155,7 @@ fn next_step(error: &Error) -> &'static str {
             "Try again; if it keeps happening, choose another model."
         }
         Error::StreamInterrupted => "Check your internet connection, then try again.",
-        Error::ServiceError { .. } | Error::Timeout => {
+        Error::ServiceError { .. } | Error::RequestTimeout => {
             "Try again in a few minutes; OpenRouter's status page may say more."
         }
         Error::Unreachable {

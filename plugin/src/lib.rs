@@ -5,21 +5,31 @@
 //! keychain. The webview sees the connection's status, never the key.
 //!
 //! ```no_run
+//! # fn host<R: tauri::Runtime>() {
 //! let app = tauri::Builder::default().plugin(
 //!     tauri_plugin_openrouter::Builder::new()
 //!         .app_title("My App")
 //!         .app_url("https://my.app")
 //!         .build(),
 //! );
-//! # let _ = app;
+//! # let _: tauri::Builder<R> = app; }
 //! ```
 //!
-//! The page calls `plugin:openrouter|connect` and listens to
-//! [`STATUS_EVENT`] (`guest-js/index.js` wraps both); the capability
-//! grants `openrouter:default`. The host's Rust code reaches the same
+//! The page uses the npm package `tauri-plugin-openrouter-api`
+//! (`connect()`, `subscribe()` for the status, `chat()`), which wraps the
+//! commands and [`STATUS_EVENT`]; the capability grants
+//! `openrouter:default`. The host's Rust code reaches the same
 //! connection through [`OpenRouterExt::openrouter`].
 
 #![warn(missing_docs)]
+
+// The flow needs the system browser, a loopback listener and a desktop
+// keychain; the mobile runtimes have none of the three in that form.
+#[cfg(any(target_os = "android", target_os = "ios"))]
+compile_error!(
+    "tauri-plugin-openrouter supports Windows, macOS and Linux only, not Android or iOS; \
+     register it only in desktop builds (`#[cfg(desktop)]`)"
+);
 
 mod browser;
 mod chat;
@@ -31,12 +41,12 @@ mod error;
 mod models;
 mod state;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use openrouter_connect_core::{
-    Attribution, ClientConfig, Connector, FlowConfig, FlowState, LocalStore, OpenRouterClient,
-    relay_url_from_env,
+    Attribution, ClientConfig, Connector, FlowConfig, FlowState, LocalStore, relay_url_from_env,
 };
 use tauri::plugin::TauriPlugin;
 use tauri::{AppHandle, Manager, Runtime};
@@ -48,11 +58,21 @@ pub use models::{
 pub use openrouter_connect_core as openrouter_core;
 pub use state::{OpenRouter, STATUS_EVENT};
 
-/// How often the key's health is checked while the app is open.
+/// How often the key's health is checked while the app is open, unless
+/// the Builder says otherwise.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(3 * 60 * 60);
 
+/// The shortest health-check interval: each check is a request to
+/// OpenRouter.
+const MIN_HEALTH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The window brought to the front when the browser's answer arrives,
+/// unless the Builder says otherwise: the one `tauri.conf.json` makes
+/// when it names none.
+const DEFAULT_FOCUS_WINDOW: &str = "main";
+
 /// Configures the plugin.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[must_use]
 pub struct Builder {
     app_title: Option<String>,
@@ -60,9 +80,36 @@ pub struct Builder {
     relay_url: Option<url::Url>,
     scheme: Option<String>,
     key_label: Option<String>,
+    connect_timeout: Option<Duration>,
+    request_timeout: Option<Duration>,
     first_byte_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
     max_streams: Option<usize>,
+    /// `None`: no window is brought forward.
+    focus_window: Option<String>,
+    /// `None`: no health check on a timer.
+    health_interval: Option<Duration>,
+    data_dir: Option<PathBuf>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            app_title: None,
+            app_url: None,
+            relay_url: None,
+            scheme: None,
+            key_label: None,
+            connect_timeout: None,
+            request_timeout: None,
+            first_byte_timeout: None,
+            idle_timeout: None,
+            max_streams: None,
+            focus_window: Some(DEFAULT_FOCUS_WINDOW.to_owned()),
+            health_interval: Some(HEALTH_INTERVAL),
+            data_dir: None,
+        }
+    }
 }
 
 /// How many replies stream at once unless the Builder says otherwise.
@@ -113,6 +160,25 @@ impl Builder {
         self
     }
 
+    /// How long connecting to OpenRouter may take before a request fails
+    /// with `timeout`; defaults to 10 seconds. A host whose users sit
+    /// behind slow proxies or satellite links wants it longer; one that
+    /// would rather say "offline" sooner, shorter.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a whole request to OpenRouter that is not streamed may
+    /// take, answer included (the code exchange, the key's health, the
+    /// model list, a buffered call), before it fails with `timeout`;
+    /// defaults to 30 seconds. Streamed replies have their own limits
+    /// ([`Builder::first_byte_timeout`], [`Builder::idle_timeout`]).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
     /// How long a streamed reply may take to start (OpenRouter's answer
     /// and headers); defaults to a minute.
     pub fn first_byte_timeout(mut self, timeout: Duration) -> Self {
@@ -136,6 +202,55 @@ impl Builder {
         self
     }
 
+    /// The window brought to the front when the browser's answer
+    /// arrives, so that the user, back from the browser, sees the result;
+    /// defaults to `"main"`. A host whose connect button lives in another
+    /// window (a settings window) names that one.
+    pub fn focus_window(mut self, label: impl Into<String>) -> Self {
+        self.focus_window = Some(label.into());
+        self
+    }
+
+    /// Brings no window to the front when the browser's answer arrives:
+    /// for a host that shows the result its own way (a tray app, a
+    /// notification) or would rather not steal the focus.
+    pub fn no_focus_window(mut self) -> Self {
+        self.focus_window = None;
+        self
+    }
+
+    /// How often the stored key's health (usage, limit, whether it still
+    /// works) is asked of OpenRouter while the app runs, the first time at
+    /// start; defaults to every 3 hours, and is at least a minute. A host
+    /// that shows spending closely wants it more often.
+    pub fn health_check_interval(mut self, interval: Duration) -> Self {
+        self.health_interval = Some(interval.max(MIN_HEALTH_INTERVAL));
+        self
+    }
+
+    /// Asks OpenRouter about the key only when the page refreshes it and
+    /// right after a connect, never on a timer or at start: for a host
+    /// that sends nothing in the background (a metered network, a
+    /// privacy promise).
+    pub fn no_health_check(mut self) -> Self {
+        self.health_interval = None;
+        self
+    }
+
+    /// The folder the encrypted key is kept in; defaults to the app's
+    /// data folder (`AppHandle::path().app_data_dir()`). For a host that
+    /// keeps its data elsewhere: a portable app beside its executable, a
+    /// folder the user chose. Give it a folder of its own (the store
+    /// makes it readable by the user alone), and one per app: the data
+    /// key stays in the OS keychain under the app's identifier, so two
+    /// folders of one app would take each other's data key. The panel
+    /// says where the data key is, and names the files it sets aside,
+    /// as for the default folder.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
     /// The plugin, for `tauri::Builder::plugin`.
     pub fn build<R: Runtime>(self) -> TauriPlugin<R> {
         tauri::plugin::Builder::new("openrouter")
@@ -149,16 +264,16 @@ impl Builder {
                 commands::open_again,
                 commands::disconnect,
                 commands::refresh,
-                commands::test_request,
                 commands::open_revoke_page,
                 commands::chat,
                 commands::cancel_chat,
                 commands::models,
             ])
             .setup(move |app, _api| {
+                let health_interval = self.health_interval;
                 let state = self.state(app)?;
                 app.manage(state);
-                start_background_work(app.clone());
+                start_background_work(app.clone(), health_interval);
                 #[cfg(feature = "deep-link")]
                 deeplink::install(app);
                 Ok(())
@@ -196,11 +311,14 @@ impl Builder {
             .app_title
             .or_else(|| app.config().product_name.clone())
             .unwrap_or_else(|| identifier.clone());
-        let data_dir = app.path().app_data_dir()?;
-        let attribution = Attribution {
-            app_url: self.app_url,
-            app_title: Some(title.clone()),
+        let data_dir = match self.data_dir {
+            Some(dir) => dir,
+            None => app.path().app_data_dir()?,
         };
+        let mut attribution = Attribution::new(title.clone());
+        if let Some(url) = self.app_url {
+            attribution = attribution.url(url);
+        }
         let (mut client_config, config_problem) = match ClientConfig::from_env(attribution.clone())
         {
             Ok(config) => (config, None),
@@ -209,13 +327,18 @@ impl Builder {
                 (ClientConfig::new(attribution), Some(error))
             }
         };
+        if let Some(timeout) = self.connect_timeout {
+            client_config.connect_timeout = timeout;
+        }
+        if let Some(timeout) = self.request_timeout {
+            client_config.request_timeout = timeout;
+        }
         if let Some(timeout) = self.first_byte_timeout {
             client_config.first_byte_timeout = timeout;
         }
         if let Some(timeout) = self.idle_timeout {
             client_config.idle_timeout = timeout;
         }
-        let client = OpenRouterClient::new(client_config)?;
         let (relay_url, relay_problem) = match self.relay_url {
             Some(url) => (Some(url), None),
             None => match relay_url_from_env() {
@@ -227,8 +350,7 @@ impl Builder {
             },
         };
 
-        let (store, loaded) = LocalStore::open(&identifier, data_dir);
-        tracing::info!(protection = ?store.protection(), "store ready");
+        let store = Arc::new(LocalStore::open(&identifier, data_dir));
 
         let default_label = self
             .key_label
@@ -237,8 +359,11 @@ impl Builder {
         let mut config = FlowConfig::default();
         config.loopback.app_name = title;
         config.default_key_label = Some(default_label.clone());
-        let store = Arc::new(store);
-        let connector = Connector::with_loaded(client, store.clone(), config, loaded);
+        let connector = Connector::builder(client_config)
+            .store(store.clone())
+            .flow_config(config)
+            .build()?;
+        tracing::info!(protection = ?store.protection(), "store ready");
         let config_problem = config_problem
             .or(relay_problem)
             .map(|error| error::config_problem(&error));
@@ -251,7 +376,8 @@ impl Builder {
             relay_url,
             app.package_info().version.to_string(),
         )
-        .with_max_streams(self.max_streams.unwrap_or(DEFAULT_MAX_STREAMS)))
+        .with_max_streams(self.max_streams.unwrap_or(DEFAULT_MAX_STREAMS))
+        .with_focus_window(self.focus_window))
     }
 }
 
@@ -282,8 +408,9 @@ fn host_name() -> String {
 }
 
 /// Forwards every status change to the webview, brings the window forward
-/// when the browser's answer arrives, and keeps the key's health fresh.
-fn start_background_work<R: Runtime>(app: AppHandle<R>) {
+/// when the browser's answer arrives, and checks the key's health every
+/// `health_interval` (with `None`, only after a connect).
+fn start_background_work<R: Runtime>(app: AppHandle<R>, health_interval: Option<Duration>) {
     let state = app.state::<OpenRouter>();
     let mut changes = state.connector.subscribe();
     let forwarder = app.clone();
@@ -293,7 +420,7 @@ fn start_background_work<R: Runtime>(app: AppHandle<R>) {
             let flow = changes.borrow_and_update().state.clone();
             let state = forwarder.state::<OpenRouter>();
             if was_waiting && !matches!(flow, FlowState::AwaitingCallback { .. }) {
-                state::focus_main_window(&forwarder);
+                state::bring_window_forward(&forwarder);
             }
             if flow == FlowState::Connected && was_waiting {
                 let connector = state.connector.clone();
@@ -318,10 +445,13 @@ fn start_background_work<R: Runtime>(app: AppHandle<R>) {
             );
         }
     });
+    let Some(interval) = health_interval else {
+        return;
+    };
     tauri::async_runtime::spawn(async move {
         loop {
             app.state::<OpenRouter>().check_health(&app).await;
-            tokio::time::sleep(HEALTH_INTERVAL).await;
+            tokio::time::sleep(interval).await;
         }
     });
 }

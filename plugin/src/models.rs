@@ -108,6 +108,10 @@ impl Serialize for PanelFlow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PanelStatus {
+    /// Grows with every change of the rest: events sent from different
+    /// threads may reach the page out of order, and the page keeps the
+    /// status of the highest revision it has seen.
+    pub revision: u64,
     /// The flow's state, flattened: `state` and its fields.
     #[serde(flatten)]
     pub flow: PanelFlow,
@@ -170,7 +174,7 @@ mod tests {
         }
         let flat = serde_json::to_value(Flat {
             flow: PanelFlow(FlowState::Failed {
-                error: Error::TimedOut,
+                error: Error::DeadlinePassed,
             }),
             key: None,
         })

@@ -24,6 +24,8 @@ pub(crate) struct PanelState {
     /// An answer came by deep link when no flow waited; said until the
     /// next Connect.
     pub late_link: bool,
+    /// The last status handed out, with its revision.
+    pub last_status: Option<PanelStatus>,
 }
 
 /// The plugin's handle, from [`crate::OpenRouterExt::openrouter`].
@@ -41,6 +43,9 @@ pub struct OpenRouter {
     /// The relay page loopback and deep-link flows go through, when one
     /// is configured.
     pub(crate) relay_url: Option<url::Url>,
+    /// The window brought to the front when the browser's answer
+    /// arrives; `None` leaves every window as it is.
+    pub(crate) focus_window: Option<String>,
     app_version: String,
     /// The replies streaming to pages now.
     pub(crate) streams: Arc<crate::chat::Streams>,
@@ -69,6 +74,7 @@ impl OpenRouter {
             default_label,
             paste_suggested: crate::environment::paste_reason(),
             relay_url,
+            focus_window: None,
             app_version,
             streams: Arc::new(crate::chat::Streams::new(crate::DEFAULT_MAX_STREAMS)),
             deep_links: std::sync::atomic::AtomicBool::new(false),
@@ -79,6 +85,7 @@ impl OpenRouter {
                 callback_mode: CallbackChoice::default(),
                 forgotten: None,
                 late_link: false,
+                last_status: None,
             }),
         }
     }
@@ -86,6 +93,13 @@ impl OpenRouter {
     /// At most `max` replies streaming at once.
     pub(crate) fn with_max_streams(mut self, max: usize) -> Self {
         self.streams = Arc::new(crate::chat::Streams::new(max));
+        self
+    }
+
+    /// Brings the window `label` to the front when the browser's answer
+    /// arrives; `None`, none.
+    pub(crate) fn with_focus_window(mut self, label: Option<String>) -> Self {
+        self.focus_window = label;
         self
     }
 
@@ -115,10 +129,13 @@ impl OpenRouter {
         self.panel.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// What the webview is sent: the connection's state in its words.
+    /// What the webview is sent: the connection's state in its words,
+    /// with its revision. The core's status is read under the panel's
+    /// lock, the one that numbers the snapshots: of two statuses, the one
+    /// with the higher revision was read later, so it is never the older.
     pub fn status(&self) -> PanelStatus {
+        let mut panel = self.panel();
         let core = self.connector.status();
-        let panel = self.panel();
         // One notice at a time: a configuration problem, then the
         // store's, then a late deep link.
         let store_notice = panel
@@ -126,7 +143,8 @@ impl OpenRouter {
             .clone()
             .or_else(|| self.store.notice().map(|n| notice_text(&n)))
             .or_else(|| panel.late_link.then(|| crate::error::LATE_LINK.to_owned()));
-        PanelStatus {
+        let snapshot = PanelStatus {
+            revision: 0,
             flow: PanelFlow(core.state),
             key: core.key,
             health: panel.health.clone(),
@@ -140,7 +158,8 @@ impl OpenRouter {
             paste_suggested: self.paste_suggested,
             forgotten: panel.forgotten.clone(),
             app_version: self.app_version.clone(),
-        }
+        };
+        revise(&mut panel.last_status, snapshot)
     }
 
     /// Changes the panel's state and tells the panel.
@@ -188,11 +207,80 @@ impl OpenRouter {
     }
 }
 
-/// Brings the window to the front: the user comes back from the browser.
-pub(crate) fn focus_main_window<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = app.get_webview_window("main") {
+/// `snapshot` with its revision: the last one's when nothing changed since
+/// (a page drops it as already seen), else the next.
+fn revise(last: &mut Option<PanelStatus>, mut snapshot: PanelStatus) -> PanelStatus {
+    let revision = last.as_ref().map_or(0, |status| status.revision);
+    snapshot.revision = revision;
+    if last.as_ref() != Some(&snapshot) {
+        snapshot.revision = revision + 1;
+        *last = Some(snapshot.clone());
+    }
+    snapshot
+}
+
+/// Brings the window the Builder named to the front: the user comes back
+/// from the browser.
+pub(crate) fn bring_window_forward<R: Runtime>(app: &AppHandle<R>) {
+    let label = app.state::<OpenRouter>().focus_window.clone();
+    if let Some(window) = label.and_then(|label| app.get_webview_window(&label)) {
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openrouter_connect_core::FlowState;
+
+    use crate::models::ProtectionView;
+
+    fn snapshot(flow: FlowState, browser_error: Option<&str>) -> PanelStatus {
+        PanelStatus {
+            revision: 0,
+            flow: PanelFlow(flow),
+            key: None,
+            health: None,
+            protection: ProtectionView {
+                level: "keychain",
+                label: "encrypted".to_owned(),
+                detail: "In the keychain.".to_owned(),
+            },
+            base_url: "https://openrouter.ai/".to_owned(),
+            custom_base_url: false,
+            browser_error: browser_error.map(str::to_owned),
+            store_notice: None,
+            default_label: "App on host".to_owned(),
+            callback_mode: CallbackChoice::Loopback,
+            paste_suggested: None,
+            forgotten: None,
+            app_version: "0.1.0".to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_revision_grows_with_each_change_and_only_then() {
+        let mut last = None;
+        let first = revise(&mut last, snapshot(FlowState::Disconnected, None));
+        assert_eq!(first.revision, 1);
+        let again = revise(&mut last, snapshot(FlowState::Disconnected, None));
+        assert_eq!(
+            again, first,
+            "nothing changed: the same status, the same revision"
+        );
+        let exchanging = revise(&mut last, snapshot(FlowState::Exchanging, None));
+        assert_eq!(exchanging.revision, 2);
+        let noted = revise(
+            &mut last,
+            snapshot(FlowState::Exchanging, Some("no browser")),
+        );
+        assert_eq!(noted.revision, 3, "the plugin's own fields count too");
+        let back = revise(&mut last, snapshot(FlowState::Disconnected, None));
+        assert_eq!(back.revision, 4, "a state seen before is still a change");
+        let json = serde_json::to_value(&back).unwrap();
+        assert_eq!(json["revision"], 4);
+        assert_eq!(json["state"], "disconnected");
     }
 }

@@ -441,7 +441,7 @@ impl Desktop {
                    tauri.invoke('plugin:openrouter|chat', {request, onEvent: channel}).catch((e) => { messages.push(JSON.stringify(e)); end(); });\
                    setTimeout(end, 15000);\
                  }).then(() => messages.join('\\n'));\
-                 Promise.all([...['status', 'refresh', 'test_request'].map(ask), streamed]).then((all) => done(all.join('\\n')));",
+                 Promise.all([...['status', 'refresh'].map(ask), streamed]).then((all) => done(all.join('\\n')));",
             )
             .await
             .unwrap_or_default()

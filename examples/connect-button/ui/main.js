@@ -1,15 +1,12 @@
-import * as openrouter from './openrouter.js';
+// The plugin's bindings, which it adds to the page (`app.withGlobalTauri`).
+// With a bundler, `import * as openrouter from 'tauri-plugin-openrouter-api'`.
+const openrouter = window.__TAURI_PLUGIN_OPENROUTER__;
 
 const line = document.getElementById('status');
-let seen = false;
-const show = (status) => {
-  seen = true;
+await openrouter.subscribe((status) => {
   line.dataset.state = status.state;
   line.textContent = status.key ? `Connected: ${status.key.masked}` : status.error?.message ?? status.state;
-};
-await openrouter.onStatus(show);
-const first = await openrouter.status();
-if (!seen) show(first);
+});
 document.getElementById('connect').onclick = () => openrouter.connect().catch((e) => { line.textContent = e.message; });
 
 // Each Ask streams its own reply; several may run at once.

@@ -1,1 +1,0 @@
-../../../plugin/guest-js/index.js
