@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Packages the core and the plugin as they would be published, and builds
-# the plugin's package against the core's package.
+# Publishes the core and the plugin as a dry run: packaged as crates.io
+# would take them, and the plugin's package built against the core's.
 #
 # Cargo verifies the plugin against the core through a temporary registry
 # and treats a registry crate of a given version as never changing: it
@@ -25,4 +25,4 @@ for info in "$target_dir"/debug/deps/openrouter_connect_core-*.d; do
     fi
 done
 
-cargo package --locked --allow-dirty -p openrouter-connect-core -p tauri-plugin-openrouter
+cargo publish --dry-run --locked --allow-dirty -p openrouter-connect-core -p tauri-plugin-openrouter
