@@ -26,7 +26,7 @@ use crate::store::{KeyStore, MemoryStore};
 #[must_use]
 pub struct ConnectorBuilder {
     config: ClientConfig,
-    http: reqwest::ClientBuilder,
+    http: Option<reqwest::ClientBuilder>,
     store: Arc<dyn KeyStore>,
     flow: FlowConfig,
 }
@@ -44,7 +44,7 @@ impl ConnectorBuilder {
     pub(crate) fn new(config: ClientConfig) -> Self {
         Self {
             config,
-            http: reqwest::Client::builder(),
+            http: None,
             store: Arc::new(MemoryStore::new()),
             flow: FlowConfig::default(),
         }
@@ -54,7 +54,7 @@ impl ConnectorBuilder {
     /// root certificate, a header of the app's. What the client sets over
     /// them, and why, is on [`OpenRouterClient::with_http`].
     pub fn http(mut self, http: reqwest::ClientBuilder) -> Self {
-        self.http = http;
+        self.http = Some(http);
         self
     }
 
@@ -77,10 +77,14 @@ impl ConnectorBuilder {
     /// Reads the store once, here, and returns the connector; a store
     /// that can't be read starts it in [`crate::FlowState::Failed`] with
     /// the reason. The read may block (files, a keychain, which may ask
-    /// the user), as the store's calls may. Fails only on attribution
-    /// that can't be an HTTP header.
+    /// the user), as the store's calls may. Fails on attribution that
+    /// can't be an HTTP header, and on HTTP settings the stack refuses
+    /// ([`OpenRouterClient::with_http`]).
     pub fn build(self) -> Result<Connector, Error> {
-        let client = OpenRouterClient::with_http(self.config, self.http)?;
+        let client = match self.http {
+            Some(http) => OpenRouterClient::with_http(self.config, http)?,
+            None => OpenRouterClient::new(self.config)?,
+        };
         let loaded = self.store.load().map(|record| record.map(|r| r.meta));
         Ok(Connector::start(client, self.store, self.flow, loaded))
     }

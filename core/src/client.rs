@@ -181,10 +181,13 @@ impl<'a> ConsentRequest<'a> {
     }
 }
 
+/// A streamed reply's whole-request limit: none, in practice (a year).
+const STREAM_LIMIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// A client for one OpenRouter (the real one or a stand-in). Its requests
 /// run on a Tokio runtime; made outside one, they fail with
 /// [`Error::NoTokioRuntime`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OpenRouterClient {
     /// Built on first use: loading the system's root certificates costs a
     /// cold start tens of milliseconds, and the panel needs none of it to
@@ -197,11 +200,21 @@ pub struct OpenRouterClient {
     config: ClientConfig,
 }
 
+/// Shows the configuration only: the caller's HTTP settings may hold a
+/// proxy's password or a header of theirs that is a secret.
+impl std::fmt::Debug for OpenRouterClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenRouterClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl OpenRouterClient {
     /// A client for `config`; fails only on attribution that can't be an
     /// HTTP header. The HTTP stack itself is built on first use.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
-        Self::with_http(config, reqwest::Client::builder())
+        Self::unbuilt(config, reqwest::Client::builder())
     }
 
     /// Like [`OpenRouterClient::new`], with the HTTP stack built from the
@@ -220,6 +233,10 @@ impl OpenRouterClient {
     /// URL's https rule holds whatever `http` says: it is checked in
     /// [`ClientConfig`].
     ///
+    /// The HTTP stack is built here, so settings it refuses (a proxy URL
+    /// or a certificate it can't use) fail here, with
+    /// [`Error::InvalidOption`], not at the first request.
+    ///
     /// ```
     /// use openrouter_connect_core::{reqwest, Attribution, ClientConfig, OpenRouterClient};
     ///
@@ -229,6 +246,18 @@ impl OpenRouterClient {
     /// # Ok::<(), openrouter_connect_core::Error>(())
     /// ```
     pub fn with_http(config: ClientConfig, http: reqwest::ClientBuilder) -> Result<Self, Error> {
+        let client = Self::unbuilt(config, http)?;
+        let built = client.http.get_or_init(|| client.build_http());
+        if built.is_err() {
+            return Err(Error::InvalidOption(
+                "the HTTP settings were refused: check the proxy and the certificates given",
+            ));
+        }
+        Ok(client)
+    }
+
+    /// A client whose HTTP stack is built from `http` on first use.
+    fn unbuilt(config: ClientConfig, http: reqwest::ClientBuilder) -> Result<Self, Error> {
         let mut headers = HeaderMap::new();
         let attribution = &config.attribution;
         for (name, value) in [
@@ -416,6 +445,10 @@ impl OpenRouterClient {
             .post(url)
             .bearer_auth(key.expose_secret())
             .header(reqwest::header::ACCEPT, "text/event-stream")
+            // A reply has no length limit, whatever whole-request timeout
+            // a caller's HTTP settings carry: this one replaces it. The
+            // first byte and the silences between events have their own.
+            .timeout(STREAM_LIMIT)
             .json(&body);
         let response = tokio::time::timeout(self.config.first_byte_timeout, request.send())
             .await

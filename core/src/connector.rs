@@ -173,14 +173,20 @@ impl Connector {
     /// # Ok(()) }
     /// ```
     pub async fn connect(&self, options: ConnectOptions) -> Result<Status, Error> {
+        self.start_flow(options).await.map(|(status, _)| status)
+    }
+
+    /// [`Connector::connect`], and whether this call started the flow
+    /// (rather than found one waiting).
+    async fn start_flow(&self, options: ConnectOptions) -> Result<(Status, bool), Error> {
         require_tokio()?;
         let _starting = self.inner.starting.lock().await;
         if !matches!(self.inner.step(Event::ConnectAsked)?, Effect::StartFlow) {
-            return Ok(self.status());
+            return Ok((self.status(), false));
         }
         let options = options.checked(self.inner.config.default_key_label.as_deref())?;
         match flow::start(&self.inner, options).await {
-            Ok(()) => Ok(self.status()),
+            Ok(()) => Ok((self.status(), true)),
             Err(error) => {
                 self.inner.step(Event::StartFailed(error.clone()))?;
                 Err(error)
@@ -195,8 +201,9 @@ impl Connector {
     /// [`Connector::submit_code`] from another task).
     ///
     /// Dropping the returned future (a timeout around it, a `select!`
-    /// that took another branch) cancels the flow while it waits for the
-    /// browser, and its listener closes at once rather than at the
+    /// that took another branch) cancels the flow it started while that
+    /// waits for the browser (a flow it found waiting is left to its
+    /// starter), and its listener closes at once rather than at the
     /// deadline. An answer already being exchanged is let finish: the
     /// key OpenRouter made for it is stored, not lost.
     ///
@@ -216,11 +223,13 @@ impl Connector {
         open_url: impl FnOnce(&str),
     ) -> Result<KeyMeta, Error> {
         let before = self.status().key;
-        let status = self.connect(options).await?;
+        let (status, started) = self.start_flow(options).await?;
         let _cancel_on_drop = match &status.state {
             FlowState::AwaitingCallback { auth_url, .. } => {
                 open_url(auth_url);
-                Some(CancelOnDrop {
+                // Only a flow this call started: one it found waiting
+                // belongs to whoever started it.
+                started.then(|| CancelOnDrop {
                     inner: &self.inner,
                     auth_url: auth_url.clone(),
                 })

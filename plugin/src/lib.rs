@@ -27,8 +27,9 @@
 // keychain; the mobile runtimes have none of the three in that form.
 #[cfg(any(target_os = "android", target_os = "ios"))]
 compile_error!(
-    "tauri-plugin-openrouter supports Windows, macOS and Linux only, not Android or iOS; \
-     register it only in desktop builds (`#[cfg(desktop)]`)"
+    "tauri-plugin-openrouter supports Windows, macOS and Linux only, not Android or iOS: \
+     declare it under [target.'cfg(not(any(target_os = \"android\", target_os = \"ios\")))'.dependencies] \
+     and register it under #[cfg(desktop)]"
 );
 
 mod browser;

@@ -138,6 +138,35 @@ async fn dropping_connect_and_wait_cancels_the_flow_and_closes_the_listener() {
     assert_eq!(settled(&connector).await.state, FlowState::Disconnected);
 }
 
+/// A `connect_and_wait` that found a flow already waiting (the page
+/// started it) and is then dropped leaves that flow to its starter: the
+/// user's approval still connects it.
+#[tokio::test]
+async fn dropping_a_connect_and_wait_that_joined_a_flow_leaves_the_flow_waiting() {
+    let Setup {
+        fake: _fake,
+        connector,
+        ..
+    } = setup().await;
+    let waiting = connector.connect(ConnectOptions::default()).await.unwrap();
+    let mut changes = connector.subscribe();
+    tokio::select! {
+        biased;
+        _ = connector.connect_and_wait(ConnectOptions::default(), |_| {}) => {
+            panic!("the flow ended with no answer")
+        }
+        // The joined call is waiting on the status too by now: it was
+        // polled first, and ran up to its wait.
+        _ = changes.changed() => panic!("nothing changed the status"),
+        () = tokio::task::yield_now() => {}
+    }
+    fake_openrouter::Browser::new()
+        .approve(&auth_url(&waiting))
+        .await
+        .expect("the flow still takes its answer");
+    assert_eq!(settled(&connector).await.state, FlowState::Connected);
+}
+
 /// A server that answers every request with a redirect to `/elsewhere`
 /// on itself, and keeps each request's head.
 async fn redirecting_server() -> (String, Arc<Mutex<Vec<String>>>) {

@@ -308,3 +308,26 @@ async fn the_exposed_key_works_with_another_http_client() {
         .unwrap();
     assert_eq!(answer["data"]["label"], fake.issued_keys()[0].label);
 }
+
+/// A caller's HTTP settings with a whole-request timeout (fine for its
+/// own calls) do not cut a reply that takes longer: a reply has no length
+/// limit, only its first byte and its silences do.
+#[tokio::test]
+async fn a_callers_request_timeout_does_not_cut_a_long_reply() {
+    let fake = FakeOpenRouter::start().await;
+    fake.set_stream_script(StreamScript {
+        pace: Duration::from_millis(150),
+        ..StreamScript::default()
+    });
+    let http =
+        openrouter_connect_core::reqwest::Client::builder().timeout(Duration::from_millis(200));
+    let connector =
+        Connector::builder(ClientConfig::with_base(&fake.url(), attribution()).unwrap())
+            .http(http)
+            .build()
+            .unwrap();
+    connect_and_approve(&connector).await;
+    let events = all_events(start(&connector).await).await;
+    assert!(events.iter().all(Result::is_ok), "{events:?}");
+    assert_eq!(text_of(&events), CHAT_REPLY);
+}
