@@ -295,7 +295,8 @@ export const status = (): Promise<Status> => call<Status>('status');
  * Calls `handler` with the current status, then with every newer one,
  * never with a stale one (events sent from different threads may arrive
  * out of order; the revision tells). Resolves with the function that
- * stops it.
+ * stops it; rejects only when the status event can't be listened to. If
+ * the current status can't be read, the next status event brings it.
  */
 export async function subscribe(handler: (status: Status) => void): Promise<() => void> {
   if (!isTauri()) throw noIpc();
@@ -306,9 +307,20 @@ export async function subscribe(handler: (status: Status) => void): Promise<() =
     delivered = next.revision;
     handler(next);
   };
-  // Asked before listening, so a first answer waits for one round trip;
-  // a failure here is asked again below.
-  const first = status().then(deliver, () => {});
+  // An answer of `status()` reaches the handler as an event does: an
+  // exception the handler throws is reported as uncaught, not taken for a
+  // failed call.
+  const deliverAnswer = (next: Status): void => {
+    try {
+      deliver(next);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  };
+  // Asked before listening, so a first answer waits for one round trip.
+  const first = status().then(deliverAnswer, () => {});
   let unlisten: UnlistenFn;
   try {
     unlisten = await listen<Status>(STATUS_EVENT, (event) => deliver(event.payload));
@@ -316,28 +328,13 @@ export async function subscribe(handler: (status: Status) => void): Promise<() =
     active = false;
     throw toError(reason);
   }
-  const stop = (): void => {
+  await first;
+  // A change made before the listener existed was sent to no one.
+  await status().then(deliverAnswer, () => {});
+  return () => {
     active = false;
     unlisten();
   };
-  let now: Status;
-  try {
-    await first;
-    // A change made before the listener existed was sent to no one.
-    now = await status();
-  } catch (error) {
-    // The first answer, if it came, stands; events follow it.
-    if (delivered >= 0) return stop;
-    stop();
-    throw error;
-  }
-  try {
-    deliver(now);
-  } catch (error) {
-    stop();
-    throw error;
-  }
-  return stop;
 }
 
 // The commands below answer nothing but their errors: what they change

@@ -5,14 +5,15 @@
 //! keychain. The webview sees the connection's status, never the key.
 //!
 //! ```no_run
-//! # fn host<R: tauri::Runtime>() {
-//! let app = tauri::Builder::default().plugin(
+//! # // Any runtime: the app picks Tauri's (Wry, with Tauri's defaults).
+//! # fn host<R: tauri::Runtime>() -> tauri::Builder<R> {
+//! tauri::Builder::new().plugin(
 //!     tauri_plugin_openrouter::Builder::new()
 //!         .app_title("My App")
 //!         .app_url("https://my.app")
 //!         .build(),
-//! );
-//! # let _: tauri::Builder<R> = app; }
+//! )
+//! # }
 //! ```
 //!
 //! The page uses the npm package `tauri-plugin-openrouter-api`
