@@ -6,7 +6,7 @@ use fake_openrouter::desktop::{Desktop, DesktopOptions, binaries};
 use fake_openrouter::webdriver::Session;
 use fake_openrouter::{CHAT_REPLY, StreamScript};
 
-use crate::{ONE_AT_A_TIME, screenshot_path};
+use crate::{ONE_AT_A_TIME, assert_streams_closed, screenshot_path};
 
 /// The smallest Tauri app with the plugin (`examples/connect-button/`):
 /// its button connects against the fake, the key goes to the keychain,
@@ -100,13 +100,7 @@ async fn the_example_app_connects_with_the_plugin_alone() {
     })
     .await;
     session.js("location.reload(); return true;").await.unwrap();
-    assert!(
-        desktop
-            .fake
-            .wait_for_abandoned(1, Duration::from_secs(10))
-            .await,
-        "a reply outlived its page"
-    );
+    assert_streams_closed(&desktop, 1).await;
     session.wait_for_state("connected").await.unwrap();
 
     // Four replies at once at most (the plugin's default); a fifth is

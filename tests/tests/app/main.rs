@@ -186,3 +186,16 @@ pub(crate) async fn try_it_reply(session: &Session) -> String {
     wait_for_attribute(session, "try-reply", "data-outcome", "done").await;
     session.text("try-reply").await.unwrap()
 }
+
+/// Waits until the fake has seen `count` streams closed by the app, as
+/// OpenRouter sees a cancelled reply. The bound only keeps a broken test
+/// from hanging.
+pub(crate) async fn assert_streams_closed(desktop: &Desktop, count: usize) {
+    assert!(
+        desktop
+            .fake
+            .wait_for_abandoned(count, Duration::from_secs(10))
+            .await,
+        "the fake saw fewer than {count} streams closed"
+    );
+}

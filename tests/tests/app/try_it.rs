@@ -2,14 +2,13 @@
 //! it is written, Stop reaching OpenRouter, and each way a reply ends
 //! early with its own message.
 
-use std::time::Duration;
-
 use fake_openrouter::desktop::{Desktop, DesktopOptions};
 use fake_openrouter::webdriver::Session;
 use fake_openrouter::{CHAT_REPLY, Endpoint, Fault, StreamScript};
 
 use crate::{
-    ONE_AT_A_TIME, connect_in_panel, send_try_it, shot, wait_for_attribute, wait_for_text,
+    ONE_AT_A_TIME, assert_streams_closed, connect_in_panel, send_try_it, shot, wait_for_attribute,
+    wait_for_text,
 };
 
 /// The words the fake streams by default, one delta each.
@@ -70,13 +69,7 @@ async fn a_reply_streams_into_try_it_and_stop_reaches_openrouter() {
     wait_for_attribute(&session, "try-reply", "data-streaming", "true").await;
     wait_for_text(&session, "try-reply", words()[0].trim_end()).await;
     session.click("try-stop").await.unwrap();
-    assert!(
-        desktop
-            .fake
-            .wait_for_abandoned(1, Duration::from_secs(10))
-            .await,
-        "the fake never saw the stream closed"
-    );
+    assert_streams_closed(&desktop, 1).await;
     wait_for_attribute(&session, "try-reply", "data-outcome", "stopped").await;
     assert_eq!(reply_text(&session).await, words()[0]);
     wait_for_text(&session, "try-stopped", "Stopped").await;
@@ -90,12 +83,7 @@ async fn a_reply_streams_into_try_it_and_stop_reaches_openrouter() {
              .dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true})); return true;")
         .await
         .unwrap();
-    assert!(
-        desktop
-            .fake
-            .wait_for_abandoned(2, Duration::from_secs(10))
-            .await
-    );
+    assert_streams_closed(&desktop, 2).await;
     wait_for_attribute(&session, "try-reply", "data-outcome", "stopped").await;
 
     desktop.fake.set_stream_script(StreamScript::default());

@@ -12,7 +12,10 @@ use fake_openrouter::desktop::{Desktop, DesktopOptions, binaries};
 use fake_openrouter::webdriver::Session;
 use fake_openrouter::{CHAT_REPLY, StreamScript};
 
-use crate::{ONE_AT_A_TIME, masked, screenshot_path, wait_for_attribute, wait_for_text};
+use crate::{
+    ONE_AT_A_TIME, assert_streams_closed, masked, screenshot_path, wait_for_attribute,
+    wait_for_text,
+};
 
 /// The window's title (`tauri.conf.json`). Not the template's, the
 /// program's name: GTK gives that name to an unmapped window of its own,
@@ -239,13 +242,7 @@ async fn the_vite_app_streams_a_reply_and_stops_one() {
     session.click("send").await.unwrap();
     wait_for_reply(&session, &words[0]).await;
     session.click("stop").await.unwrap();
-    assert!(
-        desktop
-            .fake
-            .wait_for_abandoned(1, Duration::from_secs(10))
-            .await,
-        "the fake never saw the stream closed"
-    );
+    assert_streams_closed(&desktop, 1).await;
     wait_for_attribute(&session, "reply", "data-state", "stopped").await;
     assert_eq!(reply_text(&session).await, words[0]);
     wait_for_text(&session, "note", "stopped").await;
