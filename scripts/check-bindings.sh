@@ -3,9 +3,9 @@
 # strict TypeScript, the committed IIFE (plugin/api-iife.js, which the
 # crate's build embeds without npm) the same as the sources build, a packed
 # tarball that holds what a user needs and nothing else, npm's publish
-# dry run, and an app's file
-# (plugin/guest-js/check/consumer.ts) compiled with `strict` against that
-# tarball, with TypeScript's two module resolutions. Needs the root's
+# dry run, and, compiled with `strict` against that tarball, an app's file
+# (plugin/guest-js/check/consumer.ts, with TypeScript's two module
+# resolutions) and the page code of plugin/README.md. Needs the root's
 # `npm ci` (the workspace).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +49,10 @@ npm publish --dry-run --silent -w "$package" >/dev/null
 app="$work/app"
 mkdir -p "$app"
 cp plugin/guest-js/check/consumer.ts "$app/consumer.ts"
+# And the page code of the plugin README's "Set up", as a developer
+# pastes it into the template's src/main.ts (its first TypeScript block).
+awk '/^```ts$/ { n++; next } /^```$/ { if (n == 1) exit } n == 1' plugin/README.md > "$app/readme.ts"
+grep -q "from 'tauri-plugin-openrouter-api'" "$app/readme.ts"
 cat > "$app/package.json" <<'JSON'
 { "name": "consumer", "private": true, "type": "module" }
 JSON
@@ -64,4 +68,8 @@ for resolution in "--module ESNext --moduleResolution Bundler" "--module NodeNex
         --noUncheckedIndexedAccess --target ES2020 --lib ES2020,DOM $resolution \
         "$app/consumer.ts"
 done
+# With the template's tsconfig.json settings (strict, unused names refused).
+"$app/node_modules/.bin/tsc" --noEmit --strict --noUnusedLocals --noUnusedParameters \
+    --noFallthroughCasesInSwitch --target ES2020 --lib ES2020,DOM --module ESNext \
+    --moduleResolution Bundler --isolatedModules "$app/readme.ts"
 echo "bindings: built, the IIFE reproduced, $(basename "$tarball") holds what a user needs, an app compiles against it"
