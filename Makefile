@@ -3,7 +3,7 @@
 CARGO ?= cargo
 SANDBOX_PORT ?= 8787
 
-.PHONY: test deps bindings vite-ts check fmt clippy windows workflows scripts publishable build unit wine-test fuzz-smoke package-test cli run sandbox bundle bench screenshots
+.PHONY: test deps bindings vite-ts check fmt clippy windows workflows scripts deny publishable build unit wine-test fuzz-smoke package-test cli run sandbox bundle bench screenshots
 
 ## Installs what is missing, then runs every check and test.
 test: deps vite-ts check bindings build unit wine-test fuzz-smoke package-test
@@ -11,7 +11,7 @@ test: deps vite-ts check bindings build unit wine-test fuzz-smoke package-test
 deps:
 	./scripts/install-deps.sh
 
-check: fmt clippy windows workflows scripts publishable
+check: fmt clippy windows workflows scripts deny publishable
 
 fmt:
 	$(CARGO) fmt --all --check
@@ -32,6 +32,12 @@ workflows: cli
 ## The shell scripts, with shellcheck.
 scripts:
 	shellcheck scripts/*.sh scripts/wine/run .ci/run
+
+## Every dependency against deny.toml with cargo-deny: known advisories
+## (the RustSec database, or its snapshot where it can't be fetched),
+## licences, bans and sources; the workspace and the fuzz crate.
+deny:
+	./scripts/deny.sh
 
 ## The core and the plugin as they would be published: docs without a
 ## warning, and packages that hold what a user needs (the plugin's is

