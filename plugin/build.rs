@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "reload",
     "submit_code",
     "open_again",
+    "browser_url",
     "disconnect",
     "refresh",
     "open_revoke_page",

@@ -25,7 +25,7 @@ for program in openrouter-connect:app tauri-floor:floor; do
 done
 
 echo "== release builds and packages"
-"$tauri" build --bundles deb
+"$tauri" build --bundles deb --features env-overrides
 (cd bench/floor && "$tauri" build --bundles deb)
 cargo build --release --locked -p openrouter-connect-tests --bin fake-openrouter --bin fake-browser
 

@@ -17,7 +17,7 @@ fi
 package=openrouter-connect
 bundle="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/bundle"
 rm -rf "$bundle/deb" "$bundle/rpm"
-npx tauri build --bundles deb,rpm
+npx tauri build --bundles deb,rpm --features env-overrides
 deb="$(ls "$bundle"/deb/*.deb)"
 rpm="$(ls "$bundle"/rpm/*.rpm)"
 

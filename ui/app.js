@@ -37,6 +37,9 @@ const local = {
   // ... and what the live region says once a reply ends.
   announce: '',
   copyFeedback: null,
+  // The address Copy link got last: each works once, so none is kept
+  // past the attempt.
+  link: null,
   codeError: null,
 };
 
@@ -59,6 +62,7 @@ function apply(next) {
     }
     if (after !== 'awaiting') {
       local.copyFeedback = null;
+      local.link = null;
       local.codeError = null;
     }
   }
@@ -240,21 +244,26 @@ function submitCode() {
   });
 }
 
-async function copyLink() {
-  const url = status && status.authUrl;
-  if (!url) return;
-  try {
-    await navigator.clipboard.writeText(url);
-    local.copyFeedback = { text: "Link copied. Paste it into your browser's address bar.", manual: false };
-  } catch {
-    el.authUrl.focus();
-    el.authUrl.select();
-    local.copyFeedback = {
-      text: `The link is selected: press ${copyShortcut()} to copy it, then paste it into your browser.`,
-      manual: true,
-    };
-  }
-  render();
+/** Asks the app for a fresh address of the consent page (each works
+ * once) and copies it, or selects it for the user to copy. */
+function copyLink() {
+  run('copy-link', async () => {
+    const url = await openrouter.browserUrl();
+    local.link = url;
+    local.copyFeedback = null;
+    render();
+    try {
+      await navigator.clipboard.writeText(url);
+      local.copyFeedback = { text: "Link copied. Paste it into your browser's address bar; it works once.", manual: false };
+    } catch {
+      el.authUrl.focus();
+      el.authUrl.select();
+      local.copyFeedback = {
+        text: `The link is selected: press ${copyShortcut()} to copy it, then paste it into your browser; it works once.`,
+        manual: true,
+      };
+    }
+  });
 }
 
 // ---- Try it ----
@@ -544,7 +553,11 @@ function bind() {
     }
   });
 
-  on(el.revoke, 'click', () => run('revoke', openrouter.openRevokePage));
+  // The forgotten key's page: after a new connection, the key it replaced.
+  on(el.revoke, 'click', () => {
+    const forgotten = status && status.forgotten;
+    run('revoke', () => openrouter.openRevokePage(forgotten ? forgotten.keySha256 : undefined));
+  });
 
   on(document.querySelector('[data-action="dismiss-command-error"]'), 'click', () => {
     local.commandError = null;

@@ -123,6 +123,7 @@ export function createView(doc = document) {
     countdownRow: part($('[data-view="awaiting"]'), 'countdown-row'),
     countdown: byId('countdown'),
     authUrl: byId('auth-url'),
+    linkField: part($('[data-view="awaiting"]'), 'link-field'),
     copyFeedback: byId('copy-feedback'),
     openAgain: byId('open-again'),
     copyLink: byId('copy-link'),
@@ -247,10 +248,13 @@ export function createView(doc = document) {
     el.copyLink.classList.toggle('btn-primary', Boolean(browserError));
     setText(el.openAgain, browserError ? 'Try opening again' : 'Open again');
 
-    if (el.authUrl.value !== (s.authUrl || '')) el.authUrl.value = s.authUrl || '';
+    // Only an address Copy link asked for: the status holds none.
+    show(el.linkField, Boolean(local.link));
+    if (el.authUrl.value !== (local.link || '')) el.authUrl.value = local.link || '';
     setText(el.copyFeedback, local.copyFeedback ? local.copyFeedback.text : '');
     el.copyFeedback.classList.toggle('copy-feedback-manual', Boolean(local.copyFeedback && local.copyFeedback.manual));
     setBusy(el.openAgain, local.busy.has('open-again'));
+    setBusy(el.copyLink, local.busy.has('copy-link'));
     setBusy(el.cancel, local.busy.has('cancel'));
     tick(s);
   }
@@ -280,7 +284,8 @@ export function createView(doc = document) {
       offline: "Can't reach OpenRouter; your key is kept",
       problem: "Couldn't check this key",
     };
-    setText(part(alert, 'title'), titles[kind]);
+    const elsewhere = error.code === 'key-issued-elsewhere';
+    setText(part(alert, 'title'), elsewhere ? 'This key belongs to another OpenRouter' : titles[kind]);
     setText(part(alert, 'text'), sentence(error.message, error.nextStep));
   }
 

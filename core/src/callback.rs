@@ -217,6 +217,12 @@ impl AwaitedAnswer {
         self.admit(Ok(code))
     }
 
+    /// Ends the flow with `error`, as a denial would: for a launch address
+    /// opened twice. `Err(NoFlow)` when an answer came first.
+    pub fn end_with(&self, error: Error) -> Result<oneshot::Receiver<Outcome>, Error> {
+        self.admit(Err(error))
+    }
+
     fn admit(&self, result: Result<AuthCode, Error>) -> Result<oneshot::Receiver<Outcome>, Error> {
         let sender = self
             .receiver

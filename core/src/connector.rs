@@ -152,9 +152,9 @@ impl Connector {
     }
 
     /// Starts a flow (for loopback, listens on `127.0.0.1`) and returns
-    /// the status with the consent page's URL, for the caller to open in
-    /// the system browser. While a flow waits, it returns that flow's
-    /// status again (the same URL) instead of starting a second one.
+    /// its status; [`Connector::browser_url`] then gives the address to
+    /// open in the system browser. While a flow waits, it returns that
+    /// flow's status again instead of starting a second one.
     ///
     /// Needs a Tokio runtime: the flow runs as a task of its own, on the
     /// runtime it was started from.
@@ -164,11 +164,9 @@ impl Connector {
     /// # use openrouter_connect_core::*;
     /// # let connector = Connector::builder(ClientConfig::new(Attribution::default())).build()?;
     /// let status = connector.connect(ConnectOptions::default()).await?;
-    /// let FlowState::AwaitingCallback { auth_url, callback_url, .. } = status.state else {
-    ///     unreachable!("a started flow waits");
-    /// };
-    /// assert!(auth_url.starts_with("https://openrouter.ai/auth?"));
-    /// assert!(callback_url.starts_with("http://127.0.0.1:"));
+    /// assert!(matches!(status.state, FlowState::AwaitingCallback { .. }));
+    /// let url = connector.browser_url()?;
+    /// assert!(url.starts_with("http://127.0.0.1:"));
     /// connector.cancel().await?;
     /// # Ok(()) }
     /// ```
@@ -176,17 +174,51 @@ impl Connector {
         self.start_flow(options).await.map(|(status, _)| status)
     }
 
-    /// [`Connector::connect`], and whether this call started the flow
-    /// (rather than found one waiting).
-    async fn start_flow(&self, options: ConnectOptions) -> Result<(Status, bool), Error> {
+    /// The address to open in the browser for the waiting flow, a fresh
+    /// one at every call: for loopback (and the relay page), a launch
+    /// address on the flow's listener,
+    /// `http://127.0.0.1:<port>/start/<nonce>`, that sends the browser on
+    /// to OpenRouter's consent page the first time it is opened and is
+    /// then used up; for the deep link and the pasted code, the consent
+    /// page's URL itself.
+    ///
+    /// The consent URL is not handed out where a listener runs: it holds
+    /// the flow's callback secret and its challenge, and an address given
+    /// to a browser is on its command line, which other users of the
+    /// machine can read. Whoever opened a launch address first reaches
+    /// the consent page; when it is opened again, the flow ends with
+    /// [`Error::StartAddressReused`]. So open each address once: ask for
+    /// another to open the page again or to copy it. Fails with
+    /// [`Error::NoFlow`] when no flow waits.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), openrouter_connect_core::Error> {
+    /// # use openrouter_connect_core::*;
+    /// # let connector = Connector::builder(ClientConfig::new(Attribution::default())).build()?;
+    /// assert_eq!(connector.browser_url(), Err(Error::NoFlow));
+    /// connector.connect(ConnectOptions::default()).await?;
+    /// let first = connector.browser_url()?;
+    /// assert!(first.starts_with("http://127.0.0.1:") && first.contains("/start/"));
+    /// assert_ne!(connector.browser_url()?, first);
+    /// connector.cancel().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn browser_url(&self) -> Result<String, Error> {
+        let launches = self.inner.lock().launches()?;
+        launches.browser_url()
+    }
+
+    /// [`Connector::connect`], and the number of the flow this call
+    /// started (`None` when it found one waiting).
+    async fn start_flow(&self, options: ConnectOptions) -> Result<(Status, Option<u64>), Error> {
         require_tokio()?;
         let _starting = self.inner.starting.lock().await;
         if !matches!(self.inner.step(Event::ConnectAsked)?, Effect::StartFlow) {
-            return Ok((self.status(), false));
+            return Ok((self.status(), None));
         }
         let options = options.checked(self.inner.config.default_key_label.as_deref())?;
         match flow::start(&self.inner, options).await {
-            Ok(()) => Ok((self.status(), true)),
+            Ok(generation) => Ok((self.status(), Some(generation))),
             Err(error) => {
                 self.inner.step(Event::StartFailed(error.clone()))?;
                 Err(error)
@@ -195,8 +227,8 @@ impl Connector {
     }
 
     /// Connects and returns once the flow has ended: for an app that wants
-    /// a key and nothing else. `open_url` receives the consent page's URL,
-    /// to open in the system browser (or print, for
+    /// a key and nothing else. `open_url` receives the address to open in
+    /// the system browser, [`Connector::browser_url`] (or to print, for
     /// [`crate::CallbackMode::Paste`], whose code then goes to
     /// [`Connector::submit_code`] from another task).
     ///
@@ -224,18 +256,20 @@ impl Connector {
     ) -> Result<KeyMeta, Error> {
         let before = self.status().key;
         let (status, started) = self.start_flow(options).await?;
-        let _cancel_on_drop = match &status.state {
-            FlowState::AwaitingCallback { auth_url, .. } => {
-                open_url(auth_url);
-                // Only a flow this call started: one it found waiting
-                // belongs to whoever started it.
-                started.then(|| CancelOnDrop {
-                    inner: &self.inner,
-                    auth_url: auth_url.clone(),
-                })
+        // Only a flow this call started: one it found waiting belongs to
+        // whoever started it.
+        let _cancel_on_drop = started.map(|generation| CancelOnDrop {
+            inner: &self.inner,
+            generation,
+        });
+        if matches!(status.state, FlowState::AwaitingCallback { .. }) {
+            match self.browser_url() {
+                Ok(url) => open_url(&url),
+                // It ended already: the wait below finds how.
+                Err(Error::NoFlow) => {}
+                Err(error) => return Err(error),
             }
-            _ => None,
-        };
+        }
         let mut changes = self.subscribe();
         let end = changes
             .wait_for(|status| {
@@ -498,10 +532,22 @@ impl Connector {
         Ok(self.stored_key().await?.key)
     }
 
+    /// The stored key, for a request to the OpenRouter this client talks
+    /// to: refused when another one issued it (see [`KeyMeta::origin`]).
     async fn stored_key(&self) -> Result<StoredKey, Error> {
         let store = self.inner.store.clone();
-        self.noticed(blocking(move || store.load()).await)?
-            .ok_or(Error::NotConnected)
+        let record = self
+            .noticed(blocking(move || store.load()).await)?
+            .ok_or(Error::NotConnected)?;
+        let base_url = self.inner.client.config().base_url();
+        if !record.meta.belongs_to(base_url) {
+            let issuer = url::Url::parse(record.meta.issuer())
+                .map(|url| url.origin().ascii_serialization())
+                .unwrap_or_else(|_| "an unreadable address".to_owned());
+            tracing::warn!(%issuer, "the stored key was issued elsewhere; it is not sent");
+            return Err(Error::KeyIssuedElsewhere { issuer });
+        }
+        Ok(record)
     }
 
     /// Tells the machine when the store answered that its records can't
@@ -520,8 +566,8 @@ impl Connector {
 /// future is dropped before the flow ended.
 struct CancelOnDrop<'a> {
     inner: &'a Inner,
-    /// Names the flow: another one may have started since.
-    auth_url: String,
+    /// The flow's number: another one may have started since.
+    generation: u64,
 }
 
 impl Drop for CancelOnDrop<'_> {
@@ -532,11 +578,7 @@ impl Drop for CancelOnDrop<'_> {
         // in the same task. The flow's task publishes its end.
         let stop = {
             let mut machine = self.inner.lock();
-            let ours = matches!(
-                &machine.status().state,
-                FlowState::AwaitingCallback { auth_url, .. } if *auth_url == self.auth_url
-            );
-            if !ours {
+            if machine.waiting_flow() != Some(self.generation) {
                 return;
             }
             machine.handle(Event::CancelAsked)

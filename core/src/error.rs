@@ -69,6 +69,14 @@ pub enum Error {
     /// forgery. The flow keeps waiting.
     #[error("a callback arrived at an address this flow did not give out")]
     StrayCallback,
+    /// The address the browser was opened on (or one copied) was opened
+    /// a second time: someone else may have opened it first and reached
+    /// the consent page, so the flow ends rather than take an answer that
+    /// may be theirs.
+    #[error(
+        "the flow's browser address was opened twice; the flow was stopped in case someone else opened it"
+    )]
+    StartAddressReused,
     /// A callback at the flow's address without a usable code or error.
     #[error("malformed callback: {0}")]
     MalformedCallback(&'static str),
@@ -84,6 +92,14 @@ pub enum Error {
     /// No key is stored.
     #[error("no key is stored")]
     NotConnected,
+    /// The stored key was issued by another OpenRouter than the one this
+    /// client talks to (its base URL changed since): the key is not sent.
+    #[error("the stored key was issued by {issuer}, not by the OpenRouter in use; it is not sent")]
+    KeyIssuedElsewhere {
+        /// The issuer's origin (`scheme://host:port`), from the key's
+        /// authenticated description.
+        issuer: String,
+    },
     /// A [`crate::ConnectOptions`] field out of bounds.
     #[error("invalid connect option: {0}")]
     InvalidOption(&'static str),
@@ -234,11 +250,13 @@ impl Error {
             Error::DeadlinePassed => "timed-out",
             Error::Denied { .. } => "denied",
             Error::StrayCallback => "stray-callback",
+            Error::StartAddressReused => "start-address-reused",
             Error::MalformedCallback(_) => "malformed-callback",
             Error::PastedCodeInvalid(_) => "pasted-code-invalid",
             Error::InvalidRelayUrl => "invalid-relay-url",
             Error::NoFlow => "no-flow",
             Error::NotConnected => "not-connected",
+            Error::KeyIssuedElsewhere { .. } => "key-issued-elsewhere",
             Error::InvalidOption(_) => "invalid-option",
             Error::ChallengeMethodRejected => "challenge-method-rejected",
             Error::InvalidCode => "invalid-code",
@@ -370,11 +388,15 @@ mod tests {
                 reason: "access_denied".into(),
             },
             Error::StrayCallback,
+            Error::StartAddressReused,
             Error::MalformedCallback("no code"),
             Error::PastedCodeInvalid("too short"),
             Error::InvalidRelayUrl,
             Error::NoFlow,
             Error::NotConnected,
+            Error::KeyIssuedElsewhere {
+                issuer: "https://openrouter.ai".into(),
+            },
             Error::InvalidOption("the limit must be finite"),
             Error::ChallengeMethodRejected,
             Error::InvalidCode,

@@ -7,7 +7,7 @@
 //! or a power cut at any point the file holds the old bytes or the new
 //! ones, never a mix.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// Creates `dir` if needed and makes it the user's alone (0700).
@@ -107,28 +107,87 @@ pub(crate) fn remove(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Reads the file at `path`; `Ok(None)` when there is none. On Unix a
-/// file that others may read or write is refused: its secret may have
-/// been read, or planted.
+/// Reads the file at `path`; `Ok(None)` when there is none.
+///
+/// On Unix the file is opened once, without following a link, and judged
+/// by what was opened, then read from that same handle: nothing can be
+/// swapped in between. A link, anything but a regular file, a file that
+/// others may read or write (its secret may have been read, or planted)
+/// and one another user owns (planted) are refused: the error's kind is
+/// `PermissionDenied` and [`refusal`] says why. On Windows the file is
+/// read as it is: its access list is not checked.
 #[cfg_attr(not(feature = "keyring"), allow(dead_code))]
 pub(crate) fn read(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    let mut file = match open_private(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                "the file is open to other users",
-            ));
-        }
-    }
+    // Sized once, as `std::fs::read` does: a buffer that grew would leave
+    // copies of the secret behind in freed memory.
+    let size = file.metadata().map_or(0, |m| m.len());
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
     Ok(Some(bytes))
+}
+
+/// Why [`read`] refused a file, in words that name no secret.
+#[derive(Debug)]
+struct Refused(&'static str);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The reason [`read`] refused the file, when that is what `error` says
+/// (rather than the system failing to read it).
+#[cfg_attr(not(feature = "keyring"), allow(dead_code))]
+pub(crate) fn refusal(error: &std::io::Error) -> Option<&'static str> {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<Refused>())
+        .map(|refused| refused.0)
+}
+
+#[cfg(unix)]
+fn refused(why: &'static str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, Refused(why))
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    use std::os::unix::fs::MetadataExt;
+    // NONBLOCK: a FIFO planted under the name would hold the open until
+    // someone writes to it; it is refused below instead.
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let file = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => std::fs::File::from(fd),
+        // What NOFOLLOW answers for a link.
+        Err(rustix::io::Errno::LOOP) => return Err(refused("it is a symbolic link")),
+        Err(e) => return Err(e.into()),
+    };
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(refused("it is not a regular file"));
+    }
+    if metadata.mode() & 0o077 != 0 {
+        return Err(refused("other users may read or write it"));
+    }
+    if metadata.uid() != rustix::process::geteuid().as_raw() {
+        return Err(refused("another user owns it"));
+    }
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -202,10 +261,66 @@ mod tests {
         assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(
-            read(&path).unwrap_err().kind(),
-            std::io::ErrorKind::PermissionDenied
-        );
+        let error = read(&path).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+        assert_eq!(refusal(&error), Some("other users may read or write it"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Every file that is not the user's alone is refused by what was
+    /// opened, and the reason says which.
+    #[cfg(unix)]
+    #[test]
+    fn only_a_regular_file_of_the_users_alone_is_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch("read");
+        let path = dir.join("vault-data-key");
+        replace(&path, b"data key").unwrap();
+        assert_eq!(read(&path).unwrap().as_deref(), Some(&b"data key"[..]));
+        let refused_as = |path: &Path| {
+            let error = read(path).expect_err("refused");
+            assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+            refusal(&error)
+        };
+
+        // A link, even to a file of the user's alone.
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert_eq!(refused_as(&link), Some("it is a symbolic link"));
+
+        // A folder, and a FIFO (which must not hold the read waiting for
+        // a writer).
+        let folder = dir.join("folder");
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(refused_as(&folder), Some("it is not a regular file"));
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .args(["-m", "600"])
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert_eq!(refused_as(&fifo), Some("it is not a regular file"));
+
+        // Any access for the group or others.
+        for mode in [0o640, 0o620, 0o604, 0o602, 0o601, 0o610] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(
+                refused_as(&path),
+                Some("other users may read or write it"),
+                "{mode:o}"
+            );
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+        // Another user's file, mode 0600: only root can make one.
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+            assert_eq!(refused_as(&path), Some("another user owns it"));
+        } else {
+            eprintln!("not root: the owner check is not exercised");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,6 +1,7 @@
 //! One flow's I/O, from Connect to a stored key or a clear failure: the
 //! store made ready, the secrets drawn, the listener bound, the consent
-//! URL built; then the wait for the answer, the exchange and the save.
+//! URL built and its launch addresses readied; then the wait for the
+//! answer, the exchange and the save.
 //! Each step is reported to the state machine as an event.
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::callback::{Answer, AwaitedAnswer};
 use crate::client::ConsentRequest;
 use crate::connector::Inner;
 use crate::error::Error;
+use crate::launch::Launches;
 use crate::loopback::Loopback;
 use crate::machine::{Effect, Event, Waiting};
 use crate::options::{CallbackMode, ConnectOptions, Plan, relay_callback};
@@ -20,8 +22,9 @@ use crate::runtime::blocking;
 use crate::secret::AuthCode;
 use crate::store::{KeyMeta, StoredKey, now_ms};
 
-/// Starts a flow with checked `options` and leaves it running.
-pub(crate) async fn start(inner: &Arc<Inner>, options: ConnectOptions) -> Result<(), Error> {
+/// Starts a flow with checked `options` and leaves it running; returns
+/// its number.
+pub(crate) async fn start(inner: &Arc<Inner>, options: ConnectOptions) -> Result<u64, Error> {
     let store = inner.store.clone();
     if let Err(error) = blocking(move || store.prepare_save()).await {
         tracing::warn!(
@@ -36,10 +39,12 @@ pub(crate) async fn start(inner: &Arc<Inner>, options: ConnectOptions) -> Result
     let plan = Plan::new(&options.mode, secret)?;
     let (awaited, answer) = AwaitedAnswer::new(plan.path);
     let awaited = Arc::new(awaited);
+    let launches = Arc::new(Launches::new());
     let (loopback, callback_url) = match plan.callback_url {
         Some(callback_url) => (None, callback_url),
         None => {
-            let loopback = Loopback::bind(&inner.config.loopback, awaited.clone()).await?;
+            let loopback =
+                Loopback::bind(&inner.config.loopback, awaited.clone(), launches.clone()).await?;
             let callback_url = match &options.mode {
                 CallbackMode::Relay { relay_url } => {
                     let port = loopback.port().to_string();
@@ -61,11 +66,13 @@ pub(crate) async fn start(inner: &Arc<Inner>, options: ConnectOptions) -> Result
             limit_usd: options.limit_usd,
         })
         .to_string();
+    // The browser opens the consent page through the listener, when there
+    // is one: its URL holds the callback secret and the challenge.
+    launches.lead_to(auth_url, loopback.as_ref().map(Loopback::port));
     let deadline = inner.config.deadline;
     let (cancel, cancelled) = oneshot::channel();
     let waiting = Waiting {
-        auth_url,
-        callback_url,
+        launches: launches.clone(),
         expires_at_ms: now_ms().saturating_add(deadline.as_millis() as u64),
         mode: options.mode.clone(),
         awaited,
@@ -79,9 +86,10 @@ pub(crate) async fn start(inner: &Arc<Inner>, options: ConnectOptions) -> Result
         generation,
         pkce,
         options,
+        launches,
     };
     tokio::spawn(flow.run(loopback, answer, cancelled, deadline));
-    Ok(())
+    Ok(generation)
 }
 
 /// One running flow, owned by its task.
@@ -90,6 +98,9 @@ struct Flow {
     generation: u64,
     pkce: Pkce,
     options: ConnectOptions,
+    /// Where the browser is sent on from; a launch address opened twice
+    /// forbids storing the key.
+    launches: Arc<Launches>,
 }
 
 impl Flow {
@@ -139,12 +150,18 @@ impl Flow {
             .exchange(&code, self.pkce.verifier())
             .await?;
         drop(code);
+        // A launch address opened twice during the exchange: the code may
+        // be someone else's, and so the key.
+        if self.launches.reused() {
+            return Err(Error::StartAddressReused);
+        }
         let record = StoredKey::new(
             exchanged.key,
             self.options.key_label.clone(),
             self.options.limit_usd,
             exchanged.user_id,
-        );
+        )
+        .issued_by(self.inner.client.config().base_url());
         let meta = record.meta.clone();
         let store = self.inner.store.clone();
         blocking(move || store.save(&record)).await?;

@@ -199,10 +199,10 @@ impl DataKeyStore for KeychainKeys {
         match files::read(path) {
             Ok(Some(bytes)) => decode(Zeroizing::new(bytes)).map(Some),
             Ok(None) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                Err(file_error("its key file is open to other users", e))
-            }
-            Err(e) => Err(file_error("its key file could not be read", e)),
+            Err(e) => match files::refusal(&e) {
+                Some(why) => Err(Error::keychain(format!("its key file is refused: {why}"))),
+                None => Err(file_error("its key file could not be read", e)),
+            },
         }
     }
 

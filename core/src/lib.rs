@@ -56,6 +56,7 @@ mod files;
 mod flow;
 #[cfg(feature = "keyring")]
 mod keychain;
+mod launch;
 #[cfg(feature = "keyring")]
 mod local;
 mod loopback;
@@ -76,7 +77,8 @@ pub use answers::{ExchangedKey, KeyInfo, Model, ModelPricing, Usage};
 pub use builder::ConnectorBuilder;
 pub use client::{ApiCall, ConsentRequest, OpenRouterClient};
 pub use config::{
-    Attribution, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, RELAY_URL_ENV, relay_url_from_env,
+    Attribution, BASE_URL_ENV, ClientConfig, DEFAULT_BASE_URL, RELAY_URL_ENV, parse_relay_url,
+    relay_url_from_env,
 };
 pub use connector::Connector;
 pub use error::{Error, ErrorSource, NetworkCause};

@@ -2,10 +2,12 @@
 //! only as long as one flow and waits for the browser to come back.
 //!
 //! It is reachable by every local process and by every web page the user
-//! opens, so it is strict: one path, which holds the flow's secret
-//! (`/callback/<secret>`), one method, the right `Host`; bounded headers,
-//! time and connections. A stray request, a forged denial included, gets
-//! a 4xx page and leaves the flow waiting.
+//! opens, so it is strict: the flow's callback path, which holds its
+//! secret (`/callback/<secret>`), and its launch addresses
+//! (`/start/<nonce>`, see [`crate::launch`]), nothing else; one method,
+//! the right `Host`; bounded headers, time and connections. A stray
+//! request, a forged denial included, gets a 4xx page and leaves the flow
+//! waiting.
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -27,6 +29,7 @@ use tokio::task::JoinSet;
 
 use crate::callback::AwaitedAnswer;
 use crate::error::{Error, ErrorSource};
+use crate::launch::{Launches, Redeemed};
 use crate::page::{self, HEADERS, Page};
 use crate::request_head::{HeadError, Prefixed, read_head};
 
@@ -74,10 +77,12 @@ pub struct Loopback {
 }
 
 impl Loopback {
-    /// Listens on `127.0.0.1` and hands answers to `awaited`.
+    /// Listens on `127.0.0.1`, hands answers to `awaited` and sends the
+    /// browser on from the flow's `launches`.
     pub(crate) async fn bind(
         config: &LoopbackConfig,
         awaited: Arc<AwaitedAnswer>,
+        launches: Arc<Launches>,
     ) -> Result<Self, Error> {
         let listener = bind_listener(config.preferred_port)
             .await
@@ -91,6 +96,7 @@ impl Loopback {
         let server = Server {
             config: config.clone(),
             awaited: awaited.clone(),
+            launches,
             port,
         };
         tokio::spawn(server.run(listener, stop_rx, closed_tx));
@@ -148,7 +154,16 @@ async fn bind_listener(preferred: Option<u16>) -> std::io::Result<TcpListener> {
 struct Server {
     config: LoopbackConfig,
     awaited: Arc<AwaitedAnswer>,
+    launches: Arc<Launches>,
     port: u16,
+}
+
+/// How the listener answers a request.
+enum Reply {
+    /// A page of its own.
+    Page(Page),
+    /// On to the consent page: a launch address's first opening.
+    ToConsent(zeroize::Zeroizing<String>),
 }
 
 impl Server {
@@ -255,10 +270,30 @@ impl Server {
     }
 
     async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
-        let page = self.route(&request).await;
+        let page = match self.route(&request).await {
+            Reply::Page(page) => page,
+            Reply::ToConsent(consent_url) => match HeaderValue::from_str(&consent_url) {
+                Ok(location) => {
+                    tracing::info!("the browser opened a launch address: on to the consent page");
+                    let mut response = Response::new(Full::new(Bytes::new()));
+                    *response.status_mut() = StatusCode::SEE_OTHER;
+                    insert_headers(response.headers_mut());
+                    response
+                        .headers_mut()
+                        .insert(hyper::header::LOCATION, location);
+                    return response;
+                }
+                Err(_) => Page::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Not connected",
+                    "The app could not send the browser on to OpenRouter's page.",
+                ),
+            },
+        };
         if !page.status.is_success() {
             // Never the query, which may hold a code, nor what follows
-            // the callback path, which may be the flow's secret.
+            // the callback or start path, which may be the flow's secret
+            // or a launch address's nonce.
             tracing::info!(
                 status = page.status.as_u16(),
                 method = %request.method(),
@@ -269,42 +304,75 @@ impl Server {
         let mut response = Response::new(Full::new(Bytes::from(page.html(&self.config.app_name))));
         *response.status_mut() = page.status;
         let headers = response.headers_mut();
-        for (name, value) in HEADERS {
-            headers.insert(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            );
-        }
+        insert_headers(headers);
         if page.status == StatusCode::METHOD_NOT_ALLOWED {
             headers.insert(hyper::header::ALLOW, HeaderValue::from_static("GET"));
         }
         response
     }
 
-    async fn route(&self, request: &Request<Incoming>) -> Page {
+    async fn route(&self, request: &Request<Incoming>) -> Reply {
         let path = request.uri().path();
-        if !self.awaited.is_flow_path(path) {
-            return Page::new(
-                StatusCode::NOT_FOUND,
-                "Nothing here",
-                "This address only receives OpenRouter's answer.",
-            );
+        if self.launches.knows(path) {
+            return self.launch(request);
         }
+        Reply::Page(self.callback(request).await)
+    }
+
+    /// A launch address: on to the consent page the first time; the next,
+    /// the flow ends, since someone else may have been first.
+    fn launch(&self, request: &Request<Incoming>) -> Reply {
+        const DETAIL: &str = "This address only opens OpenRouter's page.";
+        if let Some(refused) = self.refusal(request, DETAIL) {
+            return Reply::Page(refused);
+        }
+        match self.launches.redeem(request.uri().path()) {
+            Redeemed::Consent(consent_url) => Reply::ToConsent(consent_url),
+            Redeemed::Reused => {
+                tracing::warn!("a launch address was opened twice: the flow ends");
+                let _ = self.awaited.end_with(Error::StartAddressReused);
+                Reply::Page(Page::new(
+                    StatusCode::GONE,
+                    "Sign-in stopped",
+                    page::failure_words(&Error::StartAddressReused),
+                ))
+            }
+            Redeemed::Unknown => {
+                Reply::Page(Page::new(StatusCode::NOT_FOUND, "Nothing here", DETAIL))
+            }
+        }
+    }
+
+    /// What every address of the listener refuses: a method other than
+    /// GET, and a `Host` other than its own.
+    fn refusal(&self, request: &Request<Incoming>, detail: &str) -> Option<Page> {
         if request.method() != Method::GET {
-            return Page::new(
+            return Some(Page::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "Not accepted",
-                "This address only receives OpenRouter's answer.",
-            );
+                detail,
+            ));
         }
         if !self.host_is_ours(request) {
             // A page on another origin that reached us through a DNS name
             // pointing at 127.0.0.1 shows its own name here.
-            return Page::new(
+            return Some(Page::new(
                 StatusCode::MISDIRECTED_REQUEST,
                 "Not accepted",
-                "This address only receives OpenRouter's answer.",
-            );
+                detail,
+            ));
+        }
+        None
+    }
+
+    async fn callback(&self, request: &Request<Incoming>) -> Page {
+        const DETAIL: &str = "This address only receives OpenRouter's answer.";
+        let path = request.uri().path();
+        if !self.awaited.is_flow_path(path) {
+            return Page::new(StatusCode::NOT_FOUND, "Nothing here", DETAIL);
+        }
+        if let Some(refused) = self.refusal(request, DETAIL) {
+            return refused;
         }
         let outcome = match self
             .awaited
@@ -352,6 +420,16 @@ impl Server {
     }
 }
 
+/// The headers every answer of the listener carries ([`HEADERS`]).
+fn insert_headers(headers: &mut hyper::HeaderMap) {
+    for (name, value) in HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+}
+
 /// A path as it may be logged: its first 64 characters, with every run
 /// of 16 or more characters that could belong to a flow's secret (the
 /// base64url alphabet) left out, wherever in the path it was sent.
@@ -390,6 +468,7 @@ mod tests {
             ("/favicon.ico", "/favicon.ico".to_owned()),
             ("/callback", "/callback".to_owned()),
             (&format!("/callback/{secret}"), "/callback/…".to_owned()),
+            (&format!("/start/{secret}"), "/start/…".to_owned()),
             (&format!("//callback/{secret}/"), "//callback/…/".to_owned()),
             (&format!("/CALLBACK/{secret}"), "/CALLBACK/…".to_owned()),
             (&format!("/%63allback/{secret}"), "/%63allback/…".to_owned()),

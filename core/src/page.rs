@@ -87,6 +87,9 @@ pub(crate) fn failure_words(error: &Error) -> &'static str {
             "Can't reach OpenRouter from the app. Check the internet connection, then connect again."
         }
         Error::MalformedCallback(_) => "The answer from OpenRouter was incomplete.",
+        Error::StartAddressReused => {
+            "This sign-in address was opened twice, so the app stopped connecting in case someone else opened it. Connect again from the app."
+        }
         Error::Storage { .. } | Error::Keychain { .. } => {
             "The app could not store the new key. The app says why."
         }

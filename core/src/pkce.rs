@@ -16,7 +16,7 @@ use crate::secret::{CallbackSecret, PkceVerifier};
 pub const METHOD_S256: &str = "S256";
 
 /// 32 random bytes from the OS, base64url without padding (43 characters).
-fn random_token() -> Result<String, Error> {
+pub(crate) fn random_token() -> Result<String, Error> {
     let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
     getrandom::fill(bytes.as_mut()).map_err(|e| Error::Random(ErrorSource::new(e)))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes.as_ref()))

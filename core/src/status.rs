@@ -1,14 +1,15 @@
 //! What a UI sees of the connection: the flow's state and the stored key's
-//! description. Never the key, the code or the verifier.
+//! description. Never the key, the code or the verifier, nor the consent
+//! URL or the callback URL, which hold the flow's callback secret: a
+//! status may be logged or sent to a web view as it is.
 
 use serde::Serialize;
 
 use crate::error::Error;
 use crate::store::KeyMeta;
 
-/// Where the flow is. Its `Debug` leaves out the two URLs of a waiting
-/// flow: both hold the flow's callback secret.
-#[derive(Clone, PartialEq, Serialize)]
+/// Where the flow is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(
     tag = "state",
     rename_all = "camelCase",
@@ -18,13 +19,9 @@ use crate::store::KeyMeta;
 pub enum FlowState {
     /// No key stored, no flow.
     Disconnected,
-    /// Waiting for the browser's answer.
+    /// Waiting for the browser's answer. The address to open in the
+    /// browser, again or to copy, is [`crate::Connector::browser_url`].
     AwaitingCallback {
-        /// The consent page; open it again, or copy it.
-        auth_url: String,
-        /// Where OpenRouter sends the browser back; empty when the user
-        /// pastes the code ([`crate::CallbackMode::Paste`]).
-        callback_url: String,
         /// When the flow gives up, in milliseconds since the Unix epoch.
         expires_at_ms: u64,
     },
@@ -38,23 +35,6 @@ pub enum FlowState {
         /// Why.
         error: Error,
     },
-}
-
-impl std::fmt::Debug for FlowState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FlowState::Disconnected => f.write_str("Disconnected"),
-            FlowState::AwaitingCallback { expires_at_ms, .. } => f
-                .debug_struct("AwaitingCallback")
-                .field("auth_url", &"[redacted]")
-                .field("callback_url", &"[redacted]")
-                .field("expires_at_ms", expires_at_ms)
-                .finish(),
-            FlowState::Exchanging => f.write_str("Exchanging"),
-            FlowState::Connected => f.write_str("Connected"),
-            FlowState::Failed { error } => f.debug_struct("Failed").field("error", error).finish(),
-        }
-    }
 }
 
 /// The public view of the connection: the flow's state and the stored
@@ -77,18 +57,14 @@ mod tests {
     #[test]
     fn status_serializes_flat_with_a_state_tag() {
         let status = Status {
-            state: FlowState::AwaitingCallback {
-                auth_url: "https://openrouter.ai/auth?x".into(),
-                callback_url: "http://127.0.0.1:1/callback".into(),
-                expires_at_ms: 5,
-            },
+            state: FlowState::AwaitingCallback { expires_at_ms: 5 },
             key: None,
         };
         let json = serde_json::to_value(&status).unwrap();
-        assert_eq!(json["state"], "awaitingCallback");
-        assert_eq!(json["authUrl"], "https://openrouter.ai/auth?x");
-        assert_eq!(json["expiresAtMs"], 5);
-        assert!(json["key"].is_null());
+        assert_eq!(
+            json,
+            serde_json::json!({"state": "awaitingCallback", "expiresAtMs": 5, "key": null})
+        );
         let failed = Status {
             state: FlowState::Failed {
                 error: Error::CodeExpired,
@@ -98,15 +74,5 @@ mod tests {
         let json = serde_json::to_value(&failed).unwrap();
         assert_eq!(json["state"], "failed");
         assert_eq!(json["error"]["code"], "code-expired");
-    }
-
-    #[test]
-    fn a_waiting_flows_debug_holds_no_url() {
-        let state = FlowState::AwaitingCallback {
-            auth_url: "https://openrouter.ai/auth?secret".into(),
-            callback_url: "http://127.0.0.1:1/callback/secret".into(),
-            expires_at_ms: 5,
-        };
-        assert!(!format!("{state:?}").contains("secret"));
     }
 }

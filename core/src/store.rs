@@ -5,7 +5,9 @@
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+use url::Url;
 
+use crate::config::DEFAULT_BASE_URL;
 use crate::error::Error;
 use crate::secret::ApiKey;
 
@@ -30,6 +32,25 @@ pub struct KeyMeta {
     /// SHA-256 of the key in hex: names the key's page on OpenRouter,
     /// where it is revoked, and does not reveal the key.
     pub key_sha256: String,
+    /// The base URL of the OpenRouter that issued the key (such as
+    /// `https://openrouter.ai/`): the key is sent nowhere else, so that a
+    /// base URL changed later (an environment variable, a copied
+    /// launcher) gets nothing. `None` in a record stored before it was
+    /// kept: such a key is taken as OpenRouter's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+impl KeyMeta {
+    /// The base URL of the OpenRouter that issued the key.
+    pub fn issuer(&self) -> &str {
+        self.origin.as_deref().unwrap_or(DEFAULT_BASE_URL)
+    }
+
+    /// True when the key was issued by the OpenRouter at `base_url`.
+    pub fn belongs_to(&self, base_url: &Url) -> bool {
+        Url::parse(self.issuer()).is_ok_and(|issuer| issuer == *base_url)
+    }
 }
 
 /// A key and what is known about it: a [`KeyStore`] that keeps the two
@@ -57,8 +78,17 @@ impl StoredKey {
             user_id,
             connected_at_ms: now_ms(),
             key_sha256: key.sha256_hex(),
+            origin: None,
         };
         Self { key, meta }
+    }
+
+    /// Records the OpenRouter at `base_url` as the key's issuer, the one
+    /// place it will be sent (see [`KeyMeta::origin`]).
+    #[must_use]
+    pub fn issued_by(mut self, base_url: &Url) -> Self {
+        self.meta.origin = Some(base_url.to_string());
+        self
     }
 }
 
@@ -145,5 +175,29 @@ mod tests {
         assert_eq!(loaded.meta, record.meta);
         store.clear().unwrap();
         assert!(store.load().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_key_belongs_to_the_openrouter_that_issued_it() {
+        let key = ApiKey::new("sk-or-v1-0123456789abcdef0123");
+        let openrouter = Url::parse("https://openrouter.ai/").unwrap();
+        let elsewhere = Url::parse("http://127.0.0.1:4000/").unwrap();
+        let before_origins = StoredKey::new(key.clone(), None, None, None).meta;
+        assert!(before_origins.belongs_to(&openrouter));
+        assert!(!before_origins.belongs_to(&elsewhere));
+        let issued = StoredKey::new(key, None, None, None)
+            .issued_by(&elsewhere)
+            .meta;
+        assert_eq!(issued.issuer(), "http://127.0.0.1:4000/");
+        assert!(issued.belongs_to(&elsewhere));
+        assert!(!issued.belongs_to(&openrouter));
+        assert!(!issued.belongs_to(&Url::parse("http://127.0.0.1:4001/").unwrap()));
+        // Old records keep their bytes: no `origin` is written for none.
+        let json = serde_json::to_value(&before_origins).unwrap();
+        assert!(json.get("origin").is_none(), "{json}");
+        assert_eq!(
+            serde_json::to_value(&issued).unwrap()["origin"],
+            "http://127.0.0.1:4000/"
+        );
     }
 }

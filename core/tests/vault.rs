@@ -198,6 +198,15 @@ fn loads(vault: &TestVault) -> StoredKey {
     vault.load().unwrap().expect("a key is stored")
 }
 
+/// Keys 1 (slot A) and 2 (slot B) both sealed: what a crash between
+/// writing key 2's record and clearing key 1's leaves.
+fn two_keys(vault: &TestVault) {
+    vault.save(&stored(1)).unwrap();
+    let first = vault.slots().get(Slot::A).unwrap();
+    vault.save(&stored(2)).unwrap();
+    vault.slots().put(Slot::A, first);
+}
+
 fn seq(vault: &TestVault, slot: Slot) -> u64 {
     vault.slots().json(slot)["seq"].as_u64().unwrap()
 }
@@ -299,11 +308,59 @@ fn saves_alternate_slots_and_keep_the_newest() {
         assert_eq!(seq(&vault, slot), u64::from(n), "save {n} goes to {slot:?}");
         assert_same(&loads(&vault), &stored(n));
         if n > 1 {
-            // The record before it is untouched.
+            // The record before it keeps its number (as a tombstone).
             assert_eq!(seq(&vault, slot.other()), u64::from(n - 1));
         }
     }
     assert_eq!(vault.keys().sets.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_reconnect_clears_the_replaced_keys_record_once_the_new_one_is_written() {
+    let vault = vault();
+    vault.save(&stored(1)).unwrap();
+    let first = vault.slots().get(Slot::A).unwrap();
+    vault.save(&stored(2)).unwrap();
+    assert_same(&loads(&vault), &stored(2));
+    // Slot A holds a tombstone of key 1's number: no ciphertext, nothing
+    // to roll back to.
+    assert_eq!(
+        vault.slots().json(Slot::A),
+        serde_json::json!({"version": 1, "seq": 1, "state": "cleared", "meta": null})
+    );
+    assert!(!contains(
+        &vault.slots().get(Slot::A).unwrap(),
+        b"ciphertext"
+    ));
+    assert_ne!(vault.slots().get(Slot::A).unwrap(), first);
+    // The next save goes over the tombstone and clears key 2's record.
+    vault.save(&stored(3)).unwrap();
+    assert_eq!(seq(&vault, Slot::A), 3);
+    assert_eq!(vault.slots().json(Slot::B)["state"], "cleared");
+    assert_same(&loads(&vault), &stored(3));
+    assert_eq!(
+        vault.keys().sets.load(Ordering::SeqCst),
+        1,
+        "one data key throughout"
+    );
+
+    // A crash after the new record is written and before the old one is
+    // cleared: the new key is loaded, and the next save clears the rest.
+    vault.slots().crash_after(1);
+    vault.save(&stored(4)).unwrap();
+    vault.slots().recover();
+    assert_same(&loads(&vault), &stored(4));
+    assert_eq!(seq(&vault, Slot::A), 3, "key 3's record is still there");
+    vault.save(&stored(5)).unwrap();
+    assert_same(&loads(&vault), &stored(5));
+    for slot in Slot::ALL {
+        let record = vault.slots().json(slot);
+        if record["state"] == "key" {
+            assert_eq!(record["seq"], 5);
+        } else {
+            assert_eq!(record["state"], "cleared");
+        }
+    }
 }
 
 #[test]
@@ -334,8 +391,12 @@ fn torn_write_loads_the_previous_key() {
         vault.save(&stored(1)).unwrap();
         vault.save(&stored(2)).unwrap();
         let overwritten = vault.slots().get(Slot::A).unwrap();
+        let second = vault.slots().get(Slot::B).unwrap();
         vault.save(&stored(3)).unwrap();
         let written = vault.slots().get(Slot::A).unwrap();
+        // Key 2's record as it was while key 3's was being written: it is
+        // cleared only once that write is done.
+        vault.slots().put(Slot::B, second);
         let mutations = vault.slots().mutations();
         for cut in 0..written.len() {
             // Truncated, as after a crash in a write that truncates first.
@@ -368,8 +429,7 @@ fn torn_write_loads_the_previous_key() {
 #[test]
 fn every_single_byte_flip_is_rejected() {
     let vault = vault();
-    vault.save(&stored(1)).unwrap();
-    vault.save(&stored(2)).unwrap();
+    two_keys(&vault);
     let written = vault.slots().get(Slot::B).unwrap();
     let mutations = vault.slots().mutations();
     for at in 0..written.len() {
@@ -411,8 +471,7 @@ fn a_lone_flipped_record_is_an_error_never_a_key() {
 /// vault falls back to slot A's key.
 fn tamper_newest(change: impl Fn(&mut Value)) {
     let vault = vault();
-    vault.save(&stored(1)).unwrap();
-    vault.save(&stored(2)).unwrap();
+    two_keys(&vault);
     let mut json = vault.slots().json(Slot::B);
     change(&mut json);
     vault.slots().set_json(Slot::B, &json);
@@ -473,8 +532,7 @@ fn tampered_seq_is_rejected() {
 #[test]
 fn replaying_an_old_record_under_a_newer_number_fails() {
     let vault = vault();
-    vault.save(&stored(1)).unwrap();
-    vault.save(&stored(2)).unwrap();
+    two_keys(&vault);
     // Key 1's record, renumbered to look newer than key 2's.
     let mut old = vault.slots().json(Slot::A);
     old["seq"] = 3.into();
@@ -490,8 +548,7 @@ fn replaying_an_old_record_under_a_newer_number_fails() {
 fn copying_the_older_record_over_the_newer_loads_the_older_key() {
     // The most a copy can do: bring back a key that was stored before.
     let vault = vault();
-    vault.save(&stored(1)).unwrap();
-    vault.save(&stored(2)).unwrap();
+    two_keys(&vault);
     let old = vault.slots().get(Slot::A).unwrap();
     vault.slots().put(Slot::B, old);
     assert_same(&loads(&vault), &stored(1));
@@ -500,8 +557,7 @@ fn copying_the_older_record_over_the_newer_loads_the_older_key() {
 #[test]
 fn swapped_meta_fails_authentication() {
     let vault = vault();
-    vault.save(&stored(1)).unwrap();
-    vault.save(&stored(2)).unwrap();
+    two_keys(&vault);
     let mut a = vault.slots().json(Slot::A);
     let mut b = vault.slots().json(Slot::B);
     std::mem::swap(&mut a["meta"], &mut b["meta"]);
@@ -762,8 +818,7 @@ fn a_key_record_newer_than_the_tombstone_needs_its_data_key() {
 #[test]
 fn wrong_data_key_is_a_mismatch() {
     let vault = vault();
-    vault.save(&stored(1)).unwrap();
-    vault.save(&stored(2)).unwrap();
+    two_keys(&vault);
     vault.keys().replace(Some(DataKey::generate().unwrap()));
     let mutations = vault.slots().mutations();
     assert_eq!(vault.load().unwrap_err(), Error::DataKeyMismatch);

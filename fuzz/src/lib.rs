@@ -18,6 +18,8 @@
 //! Everything else in an input is sent as it is, so the fuzzer still
 //! explores every other place a secret, a host or a path could be put.
 
+use std::io::{Read, Write};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use openrouter_connect_core::{
@@ -49,6 +51,9 @@ pub struct Harness {
     pub runtime: tokio::runtime::Runtime,
     pub connector: Connector,
     options: ConnectOptions,
+    /// The flow started last: when it gives up (which tells it from
+    /// another in the status) and its callback URL.
+    flow: Mutex<Option<(u64, String)>>,
 }
 
 impl Harness {
@@ -72,6 +77,7 @@ impl Harness {
             runtime,
             connector,
             options,
+            flow: Mutex::new(None),
         }
     }
 
@@ -86,18 +92,34 @@ impl Harness {
             .runtime
             .block_on(self.connector.connect(self.options.clone()))
             .expect("a flow starts");
-        match status.state {
-            FlowState::AwaitingCallback { callback_url, .. } => callback_url,
-            other => panic!("no flow waits after connect: {other:?}"),
-        }
+        let FlowState::AwaitingCallback { expires_at_ms, .. } = status.state else {
+            panic!("no flow waits after connect: {:?}", status.state);
+        };
+        let browser_url = self.connector.browser_url().expect("a flow waits");
+        let consent = url::Url::parse(&consent_url(&browser_url)).expect("a consent URL");
+        let callback_url = consent
+            .query_pairs()
+            .find(|(name, _)| name == "callback_url")
+            .expect("the consent URL names the way back")
+            .1
+            .into_owned();
+        *self.flow.lock().unwrap() = Some((expires_at_ms, callback_url.clone()));
+        callback_url
     }
 
-    /// The callback URL of the flow waiting now, if one does.
+    /// The callback URL of the flow waiting now, if one does and it is
+    /// the one started last.
     pub fn awaiting(&self) -> Option<String> {
-        match self.connector.status().state {
-            FlowState::AwaitingCallback { callback_url, .. } => Some(callback_url),
-            _ => None,
-        }
+        let FlowState::AwaitingCallback { expires_at_ms, .. } = self.connector.status().state
+        else {
+            return None;
+        };
+        self.flow
+            .lock()
+            .unwrap()
+            .clone()
+            .filter(|(started, _)| *started == expires_at_ms)
+            .map(|(_, callback_url)| callback_url)
     }
 
     /// Waits until the flow has ended (neither waiting nor exchanging)
@@ -123,6 +145,37 @@ impl Harness {
             }
         })
     }
+}
+
+/// The consent URL `browser_url` opens: where a launch address
+/// (`http://127.0.0.1:<port>/start/<nonce>`) redirects, read from its
+/// answer (the address is used up), or `browser_url` itself for a flow
+/// that listens nowhere.
+fn consent_url(browser_url: &str) -> String {
+    let url = url::Url::parse(browser_url).expect("the browser URL is a URL");
+    if !url.path().starts_with("/start/") {
+        return browser_url.to_owned();
+    }
+    let port = url.port().expect("a launch address names its port");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the listener");
+    write!(
+        stream,
+        "GET {} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n",
+        url.path()
+    )
+    .expect("the request is sent");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("the answer is read");
+    answer
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("location")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("a launch address redirects: {answer:?}"))
 }
 
 /// The path of a flow's callback URL (`/callback/<secret>`) and the

@@ -29,11 +29,13 @@ const ERROR_CODES = [
   'timed-out',
   'denied',
   'stray-callback',
+  'start-address-reused',
   'malformed-callback',
   'pasted-code-invalid',
   'invalid-relay-url',
   'no-flow',
   'not-connected',
+  'key-issued-elsewhere',
   'invalid-option',
   // OpenRouter's answers.
   'challenge-method-rejected',
@@ -183,6 +185,11 @@ export interface KeyMeta {
   connectedAtMs: number;
   /** SHA-256 of the key in hex: names the key's page on OpenRouter, where it is revoked. */
   keySha256: string;
+  /**
+   * The base URL of the OpenRouter that issued the key: it is sent nowhere
+   * else. Absent for a key stored before it was kept (OpenRouter's own).
+   */
+  origin?: string;
 }
 
 /** What OpenRouter says of the key (`GET /api/v1/key`); amounts in USD. */
@@ -247,7 +254,10 @@ export interface StatusCommon {
   callbackMode: CallbackMode;
   /** Why pasting the code is the better way back here (WSL, SSH, a sandbox), when it is. */
   pasteSuggested: string | null;
-  /** The key the last disconnect forgot, for its revoke page. */
+  /**
+   * The key forgotten last, for its revoke page: by a disconnect, or replaced
+   * by a new connection (its record is cleared; it stays active on OpenRouter).
+   */
   forgotten: KeyMeta | null;
   /** The app's version. */
   appVersion: string;
@@ -258,13 +268,13 @@ export interface DisconnectedStatus extends StatusCommon {
   state: 'disconnected';
 }
 
-/** Waiting for the browser's answer. */
+/**
+ * Waiting for the browser's answer. The consent page's address is not in
+ * the status (it holds the attempt's secret): `browserUrl()` gives one to
+ * copy, and `openAgain()` opens it again.
+ */
 export interface AwaitingCallbackStatus extends StatusCommon {
   state: 'awaitingCallback';
-  /** The consent page; open it again, or copy it. */
-  authUrl: string;
-  /** Where OpenRouter sends the browser back; empty when the code is pasted. */
-  callbackUrl: string;
   /** When the attempt gives up, in milliseconds since the Unix epoch. */
   expiresAtMs: number;
 }
@@ -364,10 +374,23 @@ export const refresh = (): Promise<void> => call('refresh');
 export const dismiss = (): Promise<void> => call('dismiss');
 /** Reads the store again, after the keychain was unlocked. */
 export const reload = (): Promise<void> => call('reload');
-/** Opens the consent page of the attempt under way again. */
+/** Opens the consent page of the attempt under way again, at a fresh address. */
 export const openAgain = (): Promise<void> => call('open_again');
-/** Opens the key's page on OpenRouter, where it is revoked (needs `openrouter:allow-open-revoke-page`). */
-export const openRevokePage = (): Promise<void> => call('open_revoke_page');
+/**
+ * A fresh address of the consent page of the attempt under way, for the
+ * user to copy into a browser. Each works once (opened a second time, it
+ * stops the attempt, in case someone else opened it): ask again for each
+ * copy.
+ */
+export const browserUrl = (): Promise<string> => call<string>('browser_url');
+/**
+ * Opens a key's page on OpenRouter, where it is revoked (needs
+ * `openrouter:allow-open-revoke-page`): the key whose `keySha256` is given,
+ * which must be the connected key or `forgotten`; without it, the connected
+ * key's, or else the forgotten one's.
+ */
+export const openRevokePage = (keySha256?: string): Promise<void> =>
+  call('open_revoke_page', keySha256 === undefined ? {} : { keySha256 });
 
 // ---- Using the key ----
 // The key stays in the app: these ask the plugin to call OpenRouter with

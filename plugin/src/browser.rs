@@ -1,27 +1,30 @@
-//! Opening pages in the user's browser: the system's opener, or the
-//! command in `$BROWSER` when it is set (the convention `xdg-open` and
-//! Python's webbrowser follow).
+//! Opening pages in the user's browser: the system's opener, or, in a
+//! build that reads it ([`crate::environment::READS_OVERRIDES`]), the
+//! command in `$BROWSER` (the convention `xdg-open` and Python's
+//! webbrowser follow).
 
 use std::process::{Command, Stdio};
 
+use openrouter_connect_core::{Connector, Error};
+
+use crate::environment::override_var;
+
 /// Opens `url`; the error is a sentence for the panel.
 pub fn open(url: &str) -> Result<(), String> {
-    match std::env::var("BROWSER") {
-        Ok(command) if !command.trim().is_empty() => run_browser_command(&command, url),
-        _ => tauri_plugin_opener::open_url(url, None::<&str>)
+    match override_var("BROWSER") {
+        Some(command) => run_browser_command(&command, url),
+        None => tauri_plugin_opener::open_url(url, None::<&str>)
             .map_err(|_| "The system browser could not be opened.".to_owned()),
     }
 }
 
-/// Opens a waiting flow's consent page; what the page should say when
+/// Opens the waiting flow's consent page at a fresh address
+/// ([`Connector::browser_url`]): each opening gets its own, used once.
+/// `Err` when no flow waits; `Ok` holds what the panel should say when
 /// the browser did not open.
-pub fn open_consent(flow: &openrouter_connect_core::FlowState) -> Option<String> {
-    match flow {
-        openrouter_connect_core::FlowState::AwaitingCallback { auth_url, .. } => {
-            open(auth_url).err()
-        }
-        _ => None,
-    }
+pub fn open_consent(connector: &Connector) -> Result<Option<String>, Error> {
+    let url = zeroize::Zeroizing::new(connector.browser_url()?);
+    Ok(open(&url).err())
 }
 
 /// `$BROWSER` is a `:`-separated list of commands, tried in order; `%s`

@@ -2,9 +2,11 @@
 //! to the core or the plugin's state. The status reaches the page by one
 //! road, the status event ([`crate::STATUS_EVENT`]): a command answers
 //! nothing but its error (`status` answers the status once, for a page
-//! that has just loaded, with the same revision as the event). None returns the key, the code or the verifier.
+//! that has just loaded, with the same revision as the event), and
+//! `browser_url` a fresh address of the consent page, for Copy link. None
+//! returns the key, the code or the verifier.
 
-use openrouter_connect_core::{CallbackMode, ConnectOptions, Error, FlowState, Model};
+use openrouter_connect_core::{CallbackMode, ConnectOptions, Error, Model};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State, Webview};
 
@@ -63,8 +65,12 @@ pub async fn connect<R: Runtime>(
     // The store emits no event of its own: what it says of the data key
     // and of records it moved aside reaches the panel with the status.
     let connected = state.connector.connect(request).await;
-    if let Ok(status) = &connected {
-        let opened = browser::open_consent(&status.state);
+    if connected.is_ok() {
+        // A flow that already ended (or no address to be had) opens nothing.
+        let opened = browser::open_consent(&state.connector).unwrap_or_else(|error| {
+            tracing::warn!(code = error.code(), "no address to open in the browser");
+            None
+        });
         state.panel().browser_error = opened;
     }
     // One event for what the store and the browser said.
@@ -73,18 +79,23 @@ pub async fn connect<R: Runtime>(
     Ok(())
 }
 
+/// Opens the waiting flow's consent page again, at a fresh address.
 #[tauri::command]
 pub async fn open_again<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, OpenRouter>,
 ) -> Result<(), ErrorView> {
-    let status = state.connector.status();
-    if !matches!(status.state, FlowState::AwaitingCallback { .. }) {
-        return Err(Error::NoFlow.into());
-    }
-    let opened = browser::open_consent(&status.state);
+    let opened = browser::open_consent(&state.connector)?;
     state.update(&app, |panel| panel.browser_error = opened);
     Ok(())
+}
+
+/// A fresh address of the waiting flow's consent page, for the user to
+/// open in a browser of their choice (Copy link). Like the one the
+/// browser was opened on, it works once: the status holds none.
+#[tauri::command]
+pub fn browser_url(state: State<'_, OpenRouter>) -> Result<String, ErrorView> {
+    Ok(state.connector.browser_url()?)
 }
 
 /// The code the user pasted from OpenRouter's page (paste mode). It is
@@ -164,22 +175,32 @@ pub async fn refresh<R: Runtime>(
     Ok(())
 }
 
-/// Opens the key's page on OpenRouter, where the user revokes it: the
-/// connected key's, or the one just forgotten.
+/// Opens a key's page on OpenRouter, where the user revokes it: the key
+/// whose SHA-256 is `key_sha256`, which must be the connected key or the
+/// one last forgotten (by a disconnect, or replaced by a new connection);
+/// without it, the connected key's, or else the forgotten one's.
 #[tauri::command]
 pub fn open_revoke_page<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, OpenRouter>,
+    key_sha256: Option<String>,
 ) -> Result<(), ErrorView> {
-    let hash = state
-        .connector
-        .status()
-        .key
-        .or_else(|| state.panel().forgotten.clone())
-        .map(|meta| meta.key_sha256)
-        .ok_or(Error::NotConnected)?;
-    // The key belongs to the OpenRouter it came from (the sandbox's, too).
-    let url = format!("{}keys/{hash}", state.base_url);
+    let known = [
+        state.connector.status().key,
+        state.panel().forgotten.clone(),
+    ];
+    let mut known = known.into_iter().flatten();
+    let meta = match key_sha256 {
+        None => known.next().ok_or(Error::NotConnected)?,
+        Some(hash) => known
+            .find(|meta| meta.key_sha256 == hash)
+            .ok_or(Error::InvalidOption(
+                "the key is neither the connected one nor the one last forgotten",
+            ))?,
+    };
+    // The key's page is on the OpenRouter that issued it (the sandbox's,
+    // too).
+    let url = format!("{}keys/{}", meta.issuer(), meta.key_sha256);
     let opened = browser::open(&url);
     state.update(&app, |panel| panel.browser_error = opened.err());
     Ok(())

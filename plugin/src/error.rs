@@ -49,6 +49,9 @@ fn message(error: &Error) -> String {
         Error::DeadlinePassed => "No answer came from the browser in time.",
         Error::Denied { .. } => "Access was not granted on OpenRouter's page.",
         Error::StrayCallback => "The browser's answer did not belong to this connection attempt.",
+        Error::StartAddressReused => {
+            "The sign-in address was opened twice, so connecting was stopped in case someone else opened it."
+        }
         Error::MalformedCallback(_) => "The browser's answer was malformed.",
         Error::PastedCodeInvalid(why) => {
             return format!("That is not the code OpenRouter shows: {why}.");
@@ -106,6 +109,11 @@ fn message(error: &Error) -> String {
         Error::Keychain { what, .. } => {
             return format!("The system keychain did not answer: {what}.");
         }
+        Error::KeyIssuedElsewhere { issuer } => {
+            return format!(
+                "The stored key was issued by {issuer}, not by the OpenRouter this app uses now, so it is not sent."
+            );
+        }
         _ => "Something went wrong.",
     };
     text.to_owned()
@@ -128,6 +136,9 @@ fn next_step(error: &Error) -> &'static str {
         Error::Denied { .. } => {
             "Click Connect and choose to allow access if you want this app to use OpenRouter."
         }
+        Error::StartAddressReused => {
+            "Click Connect to start again; if you opened the link only once, something else on this computer may have opened it."
+        }
         Error::StrayCallback | Error::MalformedCallback(_) => {
             "Finish signing in from the page this app opened, or click Connect to start again."
         }
@@ -138,6 +149,9 @@ fn next_step(error: &Error) -> &'static str {
             "Copy the whole code from OpenRouter's page and paste it again."
         }
         Error::NoFlow | Error::NotConnected => "Click Connect to start.",
+        Error::KeyIssuedElsewhere { .. } => {
+            "Start the app with the OpenRouter address it was connected with, or connect again to get a key here (the stored key stays until then)."
+        }
         Error::InvalidOption(_) => "Correct the option, then click Connect.",
         Error::ChallengeMethodRejected | Error::InvalidCode | Error::CodeExpired => {
             "Click Connect to get a new approval code."
@@ -277,6 +291,10 @@ mod tests {
             Error::storage("the disk is full"),
             Error::keychain("it is locked or refused access"),
             Error::DataKeyMismatch,
+            Error::StartAddressReused,
+            Error::KeyIssuedElsewhere {
+                issuer: "http://127.0.0.1:4000".into(),
+            },
             Error::NoCredits,
             Error::Moderated,
             Error::RequestRefused { status: 400 },

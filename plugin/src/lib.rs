@@ -48,7 +48,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openrouter_connect_core::{
-    Attribution, ClientConfig, Connector, FlowConfig, FlowState, LocalStore, relay_url_from_env,
+    Attribution, ClientConfig, Connector, FlowConfig, FlowState, KeyMeta, LocalStore,
+    parse_relay_url,
 };
 use tauri::plugin::TauriPlugin;
 use tauri::{AppHandle, Manager, Runtime};
@@ -264,6 +265,7 @@ impl Builder {
                 commands::reload,
                 commands::submit_code,
                 commands::open_again,
+                commands::browser_url,
                 commands::disconnect,
                 commands::refresh,
                 commands::open_revoke_page,
@@ -321,13 +323,16 @@ impl Builder {
         if let Some(url) = self.app_url {
             attribution = attribution.url(url);
         }
-        let (mut client_config, config_problem) = match ClientConfig::from_env(attribution.clone())
-        {
-            Ok(config) => (config, None),
-            Err(error) => {
-                tracing::error!(code = error.code(), "OPENROUTER_BASE_URL refused");
-                (ClientConfig::new(attribution), Some(error))
-            }
+        let base_url = environment::override_var(openrouter_connect_core::BASE_URL_ENV);
+        let (mut client_config, config_problem) = match base_url {
+            None => (ClientConfig::new(attribution), None),
+            Some(url) => match ClientConfig::with_base(url.trim(), attribution.clone()) {
+                Ok(config) => (config, None),
+                Err(error) => {
+                    tracing::error!(code = error.code(), "OPENROUTER_BASE_URL refused");
+                    (ClientConfig::new(attribution), Some(error))
+                }
+            },
         };
         if let Some(timeout) = self.connect_timeout {
             client_config.connect_timeout = timeout;
@@ -341,16 +346,25 @@ impl Builder {
         if let Some(timeout) = self.idle_timeout {
             client_config.idle_timeout = timeout;
         }
-        let (relay_url, relay_problem) = match self.relay_url {
-            Some(url) => (Some(url), None),
-            None => match relay_url_from_env() {
-                Ok(relay) => (relay, None),
+        let relay_from_env = environment::override_var(openrouter_connect_core::RELAY_URL_ENV);
+        let (relay_url, relay_problem) = match (self.relay_url, relay_from_env) {
+            (Some(url), _) => (Some(url), None),
+            (None, None) => (None, None),
+            (None, Some(url)) => match parse_relay_url(url.trim()) {
+                Ok(relay) => (Some(relay), None),
                 Err(error) => {
                     tracing::error!(code = error.code(), "OPENROUTER_CONNECT_RELAY_URL refused");
                     (None, Some(error))
                 }
             },
         };
+        let ignored = environment::ignored_overrides_notice(
+            environment::READS_OVERRIDES,
+            environment::is_set,
+        );
+        if ignored.is_some() {
+            tracing::warn!("variables that point the app elsewhere are set and ignored");
+        }
 
         let store = Arc::new(LocalStore::open(&identifier, data_dir));
 
@@ -368,7 +382,8 @@ impl Builder {
         tracing::info!(protection = ?store.protection(), "store ready");
         let config_problem = config_problem
             .or(relay_problem)
-            .map(|error| error::config_problem(&error));
+            .map(|error| error::config_problem(&error))
+            .or(ignored);
         Ok(OpenRouter::new(
             connector,
             store,
@@ -418,20 +433,34 @@ fn start_background_work<R: Runtime>(app: AppHandle<R>, health_interval: Option<
     let forwarder = app.clone();
     tauri::async_runtime::spawn(async move {
         let mut was_waiting = false;
+        // The key stored when the flow began: a new connection replaces
+        // it (the store clears its record), and the panel offers its
+        // revoke page as for a disconnect.
+        let mut before_flow = None;
         while changes.changed().await.is_ok() {
-            let flow = changes.borrow_and_update().state.clone();
+            let (flow, key) = {
+                let status = changes.borrow_and_update();
+                (status.state.clone(), status.key.clone())
+            };
+            if !was_waiting && matches!(flow, FlowState::AwaitingCallback { .. }) {
+                before_flow = key.clone();
+            }
             let state = forwarder.state::<OpenRouter>();
             if was_waiting && !matches!(flow, FlowState::AwaitingCallback { .. }) {
                 state::bring_window_forward(&forwarder);
             }
             if flow == FlowState::Connected && was_waiting {
                 let connector = state.connector.clone();
+                let replaced = before_flow.take().filter(|old: &KeyMeta| {
+                    key.as_ref()
+                        .is_some_and(|new| new.key_sha256 != old.key_sha256)
+                });
                 state.update(&forwarder, |panel| {
                     panel.health = None;
                     // Unless a Disconnect has already forgotten this new
                     // key and named it for its revoke page.
                     if connector.status().state == FlowState::Connected {
-                        panel.forgotten = None;
+                        panel.forgotten = replaced;
                     }
                 });
                 let app = forwarder.clone();

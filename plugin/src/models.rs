@@ -136,7 +136,8 @@ pub struct PanelStatus {
     /// Why pasting the code is the better way back here (WSL, SSH, a
     /// sandbox), when it is.
     pub paste_suggested: Option<&'static str>,
-    /// The key the last disconnect forgot, for its revoke page.
+    /// The key forgotten last, for its revoke page: by a disconnect, or
+    /// replaced by a new connection (the store clears its record).
     pub forgotten: Option<KeyMeta>,
     /// The app's version.
     pub app_version: String,

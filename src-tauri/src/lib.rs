@@ -7,6 +7,7 @@ use tauri::{AppHandle, Manager};
 /// Starts the app and returns when it quits.
 pub fn run() {
     init_logging();
+    harden();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
     let app = tauri::Builder::default()
         // First, so a second launch hands over its deep link and exits
@@ -45,6 +46,34 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Keeps the process's memory, which holds the API key and the data key
+/// while connected, out of files and away from other processes.
+///
+/// On Linux: no core file (a crash would write the keys to disk), and
+/// the process is not dumpable, so other processes of the same user can't
+/// attach a debugger to it or read `/proc/<pid>/mem` (root still can).
+/// Set for the whole process, which is why the app does it and the plugin
+/// does not: a host app decides for itself. WebKit's web and network
+/// processes start dumpable again (`execve` resets the flag), with no
+/// core file (they inherit the limit); they never hold the key. Nothing
+/// on macOS or Windows yet.
+fn harden() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{DumpableBehavior, Resource, Rlimit};
+        let no_core = Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        };
+        if let Err(e) = rustix::process::setrlimit(Resource::Core, no_core) {
+            tracing::warn!(error = %e, "core files could not be turned off");
+        }
+        if let Err(e) = rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable) {
+            tracing::warn!(error = %e, "the process could not be made non-dumpable");
+        }
+    }
 }
 
 /// Brings the window to the front: a second launch was the user asking.

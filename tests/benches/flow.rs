@@ -97,11 +97,9 @@ mod linux {
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let mut flows = Vec::with_capacity(FLOWS);
         for _ in 0..FLOWS {
-            let status = connector.connect(ConnectOptions::default()).await.unwrap();
-            let FlowState::AwaitingCallback { auth_url, .. } = status.state else {
-                panic!("no flow started");
-            };
-            let callback = browser.consent(&auth_url, Decision::Approve).await.unwrap();
+            connector.connect(ConnectOptions::default()).await.unwrap();
+            let launch = connector.browser_url().expect("a flow started");
+            let callback = browser.consent(&launch, Decision::Approve).await.unwrap();
             let mut changes = connector.subscribe();
             changes.borrow_and_update();
             let began = Instant::now();

@@ -16,7 +16,7 @@ pub mod relay_site;
 #[cfg(target_os = "linux")]
 pub mod webdriver;
 
-pub use browser::{Browser, BrowserError, Decision, Visit};
+pub use browser::{Answered, Browser, BrowserError, Decision, Visit};
 pub use fake::{
     CHAT_REPLY, Endpoint, FakeOpenRouter, Fault, KeyRecord, RequestRecord, StreamScript, chat_reply,
 };

@@ -123,9 +123,10 @@ impl Chromium {
             .unwrap()
     }
 
-    /// Approves OpenRouter's (the fake's) consent page at `auth_url`.
-    pub async fn approve(&self, auth_url: &str) {
-        self.client.goto(auth_url).await.unwrap();
+    /// Approves OpenRouter's (the fake's) consent page at `url`, or where
+    /// `url` (a launch address) redirects to.
+    pub async fn approve(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
         self.client
             .find(Locator::Css("button[value=approve]"))
             .await

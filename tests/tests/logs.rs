@@ -1,7 +1,8 @@
 //! Nothing secret reaches a log: a whole flow, with strays, a forged
-//! answer, a failed and a successful exchange, logged at the most verbose
-//! level, and the log searched for the code, the flow's callback secret
-//! and the key.
+//! answer, a failed and a successful exchange, a launch address opened
+//! twice, logged at the most verbose level, and the log searched for the
+//! code, the flow's callback secret, the launch address's nonce and the
+//! key.
 
 #[path = "core/common.rs"]
 mod common;
@@ -45,12 +46,12 @@ async fn no_secret_reaches_the_log() {
 
     // A flow whose exchange fails.
     fake.set_fault(Endpoint::Exchange, Fault::Status(500));
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let redirect = approved_redirect(&status).await;
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let redirect = approved_redirect(&connector).await;
     secrets.push(query_value(&redirect, "code"));
-    let path = callback_path(&status);
+    let path = callback_path(&connector).await;
     secrets.push(path.trim_start_matches("/callback/").to_owned());
-    let port = callback_port(&status);
+    let port = callback_port(&connector);
     let forged = format!(
         "http://127.0.0.1:{port}/callback?code={}",
         query_value(&redirect, "code")
@@ -68,11 +69,12 @@ async fn no_secret_reaches_the_log() {
 
     // A flow that connects.
     fake.clear_fault(Endpoint::Exchange);
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let redirect = approved_redirect(&status).await;
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let redirect = approved_redirect(&connector).await;
     secrets.push(query_value(&redirect, "code"));
     secrets.push(
-        callback_path(&status)
+        callback_path(&connector)
+            .await
             .trim_start_matches("/callback/")
             .to_owned(),
     );
@@ -81,6 +83,25 @@ async fn no_secret_reaches_the_log() {
     connector.key_info().await.unwrap();
     let key = store.load().unwrap().unwrap().key;
     secrets.push(key.expose_secret().to_owned());
+
+    // A launch address opened twice: the flow ends, and the log names
+    // neither the address's nonce nor the flow's secret.
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    secrets.push(
+        callback_path(&connector)
+            .await
+            .trim_start_matches("/callback/")
+            .to_owned(),
+    );
+    let launch = browser_url(&connector);
+    secrets.push(launch.rsplit('/').next().unwrap().to_owned());
+    assert_eq!(open_launch_address(&launch).await.status(), 303);
+    assert_eq!(open_launch_address(&launch).await.status(), 410);
+    assert_eq!(
+        error_code(&settled(&connector).await),
+        "start-address-reused"
+    );
+    connector.dismiss();
 
     // Deep links nobody waits for, and a forged one during a deep-link
     // flow: refused, and logged without their code.
@@ -98,12 +119,18 @@ async fn no_secret_reaches_the_log() {
         .await
         .unwrap();
     assert!(connector.deliver_deep_link(&hostile).is_err());
-    let FlowState::AwaitingCallback { callback_url, .. } = &status.state else {
-        panic!("not waiting");
-    };
-    let secret = callback_url.rsplit('/').next().unwrap().to_owned();
-    // While the flow waits, its status and the connector print no secret.
-    let printed = format!("{status:?} {connector:?}");
+    let secret = callback_url(&connector)
+        .await
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    // While the flow waits, its status, as Debug and as JSON, and the
+    // connector print no secret.
+    let printed = format!(
+        "{status:?} {} {connector:?}",
+        serde_json::to_string(&status).unwrap()
+    );
     assert!(printed.contains("AwaitingCallback"), "{printed}");
     assert!(!printed.contains(&secret), "{printed}");
     secrets.push(secret);
@@ -116,6 +143,7 @@ async fn no_secret_reaches_the_log() {
         "the log was captured: {log}"
     );
     assert!(log.contains("loopback turned a request away"), "{log}");
+    assert!(log.contains("a launch address was opened twice"), "{log}");
     for secret in &secrets {
         assert!(!log.contains(secret.as_str()), "a secret is in the log");
     }

@@ -56,10 +56,11 @@ fn the_plugin_reads_the_records_the_vault_writes() {
         .plugin(tauri_plugin_store::Builder::default().build())
         .build(tauri::test::mock_context(tauri::test::noop_assets()))
         .expect("a mock Tauri app");
-    for file in ["vault-a.json", "vault-b.json"] {
+    // The second save cleared the first key's record (slot a).
+    for (file, state) in [("vault-a.json", "cleared"), ("vault-b.json", "key")] {
         let store = app.store(dir.join(file)).unwrap();
         let held = store.get("record").expect("the record, read by the plugin");
-        assert_eq!(held["state"], "key", "{file}");
+        assert_eq!(held["state"], state, "{file}");
         assert!(
             !held.to_string().contains(&"7".repeat(16)),
             "the key is sealed"

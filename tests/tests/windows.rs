@@ -199,6 +199,39 @@ fn forget_scheme(scheme: &str) {
         .output();
 }
 
+/// Registers the scheme for the user to `program`, as another copy of the
+/// app would have.
+fn register_scheme_to(scheme: &str, program: &str) {
+    let status = std::process::Command::new("reg")
+        .args([
+            "add",
+            &format!(r"HKCU\Software\Classes\{scheme}\shell\open\command"),
+            "/ve",
+            "/d",
+            &format!("\"{program}\" \"%1\""),
+            "/f",
+        ])
+        .output()
+        .expect("reg runs")
+        .status;
+    assert!(status.success());
+}
+
+/// Starts the plugin in a mock app whose deep-link scheme is `id`.
+fn start_with_scheme(id: &str) -> tauri::App<tauri::test::MockRuntime> {
+    let mut context = tauri::test::mock_context(tauri::test::noop_assets());
+    context.config_mut().identifier = id.to_owned();
+    context.config_mut().plugins.0.insert(
+        "deep-link".to_owned(),
+        serde_json::json!({ "desktop": { "schemes": [id] } }),
+    );
+    tauri::test::mock_builder()
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_openrouter::init())
+        .build(context)
+        .expect("the app starts with the plugin")
+}
+
 #[test]
 fn the_plugin_starts_with_the_credential_manager_and_registers_the_scheme() {
     use tauri_plugin_openrouter::OpenRouterExt;
@@ -207,35 +240,41 @@ fn the_plugin_starts_with_the_credential_manager_and_registers_the_scheme() {
     forget_scheme(&id);
     assert_eq!(scheme_command(&id), None);
 
-    let mut context = tauri::test::mock_context(tauri::test::noop_assets());
-    context.config_mut().identifier = id.clone();
-    context.config_mut().plugins.0.insert(
-        "deep-link".to_owned(),
-        serde_json::json!({ "desktop": { "schemes": [id] } }),
-    );
-    let app = tauri::test::mock_builder()
-        .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_openrouter::init())
-        .build(context)
-        .expect("the app starts with the plugin");
-
+    let app = start_with_scheme(&id);
     let status = serde_json::to_value(app.openrouter().status()).unwrap();
     assert_eq!(status["state"], "disconnected", "{status}");
     assert_eq!(status["protection"]["level"], "keychain", "{status}");
     let label = status["protection"]["label"].as_str().unwrap();
     assert!(label.contains("Windows Credential Manager"), "{label}");
 
-    // At each start the plugin points the scheme at the running program,
-    // for the user: a development build or a moved one as an installed one.
-    let command = scheme_command(&id).expect("the scheme is registered for the user");
+    // A scheme no program answers is pointed at the running program, for
+    // the user: a development build's, or a moved one's.
     let exe = std::env::current_exe().unwrap();
+    let ours = format!("\"{}\" \"%1\"", exe.display());
+    let command = scheme_command(&id).expect("the scheme is registered for the user");
+    assert!(command.contains(&ours), "{command}");
+    let data_dir = tauri::Manager::path(&app).app_data_dir().unwrap();
+    drop(app);
+
+    // Another program that exists keeps the scheme: the last copy started
+    // does not take it over.
+    let system = std::env::var("SystemRoot").unwrap_or_else(|_| r"C:\windows".to_owned());
+    let other = format!(r"{system}\system32\cmd.exe");
+    assert!(Path::new(&other).is_file(), "{other}");
+    register_scheme_to(&id, &other);
+    drop(start_with_scheme(&id));
+    let command = scheme_command(&id).unwrap();
     assert!(
-        command.contains(&format!("\"{}\" \"%1\"", exe.display())),
+        command.contains(&format!("\"{other}\" \"%1\"")),
         "{command}"
     );
 
-    let data_dir = tauri::Manager::path(&app).app_data_dir().unwrap();
-    drop(app);
+    // A registered program that is gone is replaced.
+    register_scheme_to(&id, r"C:\nowhere\openrouter-connect-gone.exe");
+    drop(start_with_scheme(&id));
+    let command = scheme_command(&id).unwrap();
+    assert!(command.contains(&ours), "{command}");
+
     forget_scheme(&id);
     let _ = std::fs::remove_dir_all(data_dir);
 }

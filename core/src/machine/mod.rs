@@ -19,14 +19,16 @@ use tokio::sync::oneshot;
 
 use crate::callback::AwaitedAnswer;
 use crate::error::Error;
+use crate::launch::Launches;
 use crate::options::CallbackMode;
 use crate::status::{FlowState, Status};
 use crate::store::KeyMeta;
 
 /// A flow waiting for the browser's answer.
 pub(crate) struct Waiting {
-    pub auth_url: String,
-    pub callback_url: String,
+    /// What the browser opens; the consent URL stays in there, out of the
+    /// status, since it holds the callback secret.
+    pub launches: Arc<Launches>,
     pub expires_at_ms: u64,
     /// How the answer comes back (a deep link must come to this mode's
     /// scheme).
@@ -116,8 +118,6 @@ impl Machine {
             Phase::Idle if self.key.is_some() => FlowState::Connected,
             Phase::Idle => FlowState::Disconnected,
             Phase::Awaiting(waiting) => FlowState::AwaitingCallback {
-                auth_url: waiting.auth_url.clone(),
-                callback_url: waiting.callback_url.clone(),
                 expires_at_ms: waiting.expires_at_ms,
             },
             Phase::Exchanging => FlowState::Exchanging,
@@ -129,6 +129,19 @@ impl Machine {
             state,
             key: self.key.clone(),
         }
+    }
+
+    /// The launch addresses of the waiting flow.
+    pub fn launches(&self) -> Result<Arc<Launches>, Error> {
+        match &self.phase {
+            Phase::Awaiting(waiting) => Ok(waiting.launches.clone()),
+            _ => Err(Error::NoFlow),
+        }
+    }
+
+    /// The number of the flow waiting now, if one does.
+    pub fn waiting_flow(&self) -> Option<u64> {
+        matches!(self.phase, Phase::Awaiting(_)).then_some(self.generation)
     }
 
     /// The answer a waiting deep-link flow awaits, and the scheme (and

@@ -15,8 +15,7 @@ fn waiting(mode: CallbackMode) -> (Waiting, oneshot::Receiver<()>) {
     let (cancel, cancelled) = oneshot::channel();
     let (awaited, _answer) = AwaitedAnswer::new(Some("/callback/s".into()));
     let waiting = Waiting {
-        auth_url: "https://openrouter.ai/auth?x".into(),
-        callback_url: "http://127.0.0.1:1/callback/s".into(),
+        launches: Arc::new(Launches::new()),
         expires_at_ms: 5,
         mode,
         awaited: Arc::new(awaited),
@@ -52,8 +51,12 @@ fn start(machine: &mut Machine, mode: CallbackMode) -> (u64, oneshot::Receiver<(
 fn a_flow_goes_from_connect_to_connected() {
     let mut machine = Machine::new(Ok(None));
     assert_eq!(state(&machine), "disconnected");
+    assert_eq!(machine.waiting_flow(), None);
+    assert_eq!(machine.launches().unwrap_err(), Error::NoFlow);
     let (generation, _) = start(&mut machine, CallbackMode::Loopback);
     assert_eq!(state(&machine), "awaiting");
+    assert_eq!(machine.waiting_flow(), Some(generation));
+    assert!(machine.launches().is_ok());
     // A second connect while one waits starts nothing.
     assert!(matches!(
         machine.handle(Event::ConnectAsked),
@@ -61,6 +64,8 @@ fn a_flow_goes_from_connect_to_connected() {
     ));
     machine.handle(Event::Exchanging { generation }).unwrap();
     assert_eq!(state(&machine), "exchanging");
+    assert_eq!(machine.waiting_flow(), None);
+    assert_eq!(machine.launches().unwrap_err(), Error::NoFlow);
     assert_eq!(
         machine.handle(Event::ConnectAsked).unwrap_err(),
         Error::Busy

@@ -16,7 +16,9 @@
 //! save goes into the *other* slot with a higher sequence number, and a
 //! load takes the highest-numbered record that parses and authenticates.
 //! A torn write fails to parse or to authenticate, and the record before it
-//! is still there. A clear writes a tombstone the same way, then overwrites
+//! is still there. Once the new record is written, a replaced key's record
+//! is overwritten with a tombstone of its own number, so no older key's
+//! ciphertext stays behind. A clear writes a tombstone the same way, then overwrites
 //! the older slot with a second tombstone, so no ciphertext is left behind
 //! and a crash between the two writes still reads as cleared.
 //!
@@ -353,7 +355,28 @@ impl<K: DataKeyStore, S: SlotStore> KeyStore for Vault<K, S> {
             None => self.key_for_next_record(&contents, newest)?,
         };
         let sealed = seal(&self.app_id, &data_key, seq, &meta, &record.key)?;
-        self.slots.write(target, &Record::key(&sealed).to_value()?)
+        self.slots
+            .write(target, &Record::key(&sealed).to_value()?)?;
+        // The key this one replaces is cleared once the new record is
+        // written: no ciphertext of it stays on disk to be read or rolled
+        // back to. Its tombstone keeps its number, below the new record's,
+        // and a crash that tears it leaves the new record the newest.
+        if let Some(replaced) = newest {
+            if let SlotContent::Key { .. } = contents.slots[replaced.index].1 {
+                let slot = contents.slots[replaced.index].0;
+                if let Err(error) = self
+                    .slots
+                    .write(slot, &Record::tombstone(replaced.seq).to_value()?)
+                {
+                    tracing::warn!(
+                        code = error.code(),
+                        slot = slot.as_str(),
+                        "the replaced key's record could not be cleared"
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Nothing damaged stands in the way, the next record's number is

@@ -266,6 +266,110 @@ mod tests {
         ));
     }
 
+    /// The fixtures' app identifier and API key (`sk-or-v1-` and 64 hex
+    /// digits, made up).
+    const FIXTURE_APP: &str = "io.github.openrouterconnect";
+    const FIXTURE_KEY: &str =
+        "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";
+    const FIXTURE_KEY_SHA256: &str =
+        "2761ef38a35bf5af38301c4b01cd0b40649b1137dbee2949a5d24a6fc03d62c5";
+    const FIXTURE_DATA_KEY: [u8; 32] = *b"openrouter-connect fixture key!!";
+
+    /// A description with text that JSON escapes (a quote, a tab) and
+    /// text beyond ASCII, a fractional limit and a user id, issued by
+    /// `origin`.
+    fn fixture_meta(origin: Option<&str>) -> KeyMeta {
+        KeyMeta {
+            masked: "sk-or-v1-…d4f6".into(),
+            label: Some("Café \"büro\"\t東京 🔑".into()),
+            limit: Some(2.5),
+            user_id: Some("user_2fixture".into()),
+            connected_at_ms: 1_700_000_000_123,
+            key_sha256: FIXTURE_KEY_SHA256.into(),
+            origin: origin.map(str::to_owned),
+        }
+    }
+
+    fn sha256_hex(bytes: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The associated data is rebuilt from the metadata's JSON at every
+    /// open: a serde_json release (or a change here) that wrote the same
+    /// metadata with other bytes (number format, escapes, field order)
+    /// would fail every stored record's authentication. These bytes were
+    /// written by the code that sealed the records users have.
+    #[test]
+    fn associated_data_keeps_its_bytes() {
+        let cases = [
+            (
+                fixture_meta(None),
+                41,
+                r#"{"masked":"sk-or-v1-…d4f6","label":"Café \"büro\"\t東京 🔑","limit":2.5,"userId":"user_2fixture","connectedAtMs":1700000000123,"keySha256":"2761ef38a35bf5af38301c4b01cd0b40649b1137dbee2949a5d24a6fc03d62c5"}"#,
+                "80de5e7fa08efb2355287f62d38c19fd9c52386eb86e2ac7ac83014910b734cb",
+            ),
+            (
+                fixture_meta(Some("https://openrouter.ai/")),
+                42,
+                r#"{"masked":"sk-or-v1-…d4f6","label":"Café \"büro\"\t東京 🔑","limit":2.5,"userId":"user_2fixture","connectedAtMs":1700000000123,"keySha256":"2761ef38a35bf5af38301c4b01cd0b40649b1137dbee2949a5d24a6fc03d62c5","origin":"https://openrouter.ai/"}"#,
+                "0fdcdf86914f6d37733f8195df6a60001373e6ff2803ac1bc3b2983765a339e2",
+            ),
+            (
+                KeyMeta {
+                    label: None,
+                    limit: Some(0.1),
+                    user_id: None,
+                    ..fixture_meta(None)
+                },
+                7,
+                r#"{"masked":"sk-or-v1-…d4f6","label":null,"limit":0.1,"userId":null,"connectedAtMs":1700000000123,"keySha256":"2761ef38a35bf5af38301c4b01cd0b40649b1137dbee2949a5d24a6fc03d62c5"}"#,
+                "b87e30b39c55e77aa16bddafda3cb8bcb43ac993d30385cddde0b634e8af65c9",
+            ),
+        ];
+        for (meta, seq, json, digest) in cases {
+            let aad = associated_data(FIXTURE_APP, seq, &meta).unwrap();
+            assert!(
+                aad.ends_with(json.as_bytes()),
+                "{}",
+                String::from_utf8_lossy(&aad)
+            );
+            assert_eq!(sha256_hex(&aad), digest, "{json}");
+        }
+    }
+
+    /// Records as this code sealed and stored them (the slot file's
+    /// `record`), one from before `origin` was kept and one with it: they
+    /// must open with their data key for as long as users may have them.
+    #[test]
+    fn records_sealed_earlier_still_open() {
+        let records = [
+            (
+                None,
+                r#"{"ciphertext":"Zy93LoErrJZzdi8IOGn7Mn48CkX6Dmxjeu6_3wXCFvISUapBHiKac3NR77e0fijuQ_Uetn97ohb6D2meFJoQPJpCz7hAvuYYqOrKS27RZN6kLBJIcPqgxmI","meta":{"connectedAtMs":1700000000123,"keySha256":"2761ef38a35bf5af38301c4b01cd0b40649b1137dbee2949a5d24a6fc03d62c5","label":"Café \"büro\"\t東京 🔑","limit":2.5,"masked":"sk-or-v1-…d4f6","userId":"user_2fixture"},"nonce":"ANvXSUb5pVtsBleKc8sL1iRWsDu3dekq","seq":41,"state":"key","version":1}"#,
+            ),
+            (
+                Some("https://openrouter.ai/"),
+                r#"{"ciphertext":"3QhlZIxt-lJqNt1r8sM_Oub2YsWG_Ud_7jiPLgSNzkX3k67OBHBZI0NJqz9Klh5_Qs7YgTyR1-mROlhTpEHCz6ltLJjfuI3aNlMQ3SsBpFUAcckdlSnP_gM","meta":{"connectedAtMs":1700000000123,"keySha256":"2761ef38a35bf5af38301c4b01cd0b40649b1137dbee2949a5d24a6fc03d62c5","label":"Café \"büro\"\t東京 🔑","limit":2.5,"masked":"sk-or-v1-…d4f6","origin":"https://openrouter.ai/","userId":"user_2fixture"},"nonce":"1IGsxqIOK8AX7ElACeZQpLFSaw286M0P","seq":42,"state":"key","version":1}"#,
+            ),
+        ];
+        let data_key = DataKey::from_bytes(FIXTURE_DATA_KEY);
+        for (origin, stored) in records {
+            let value: serde_json::Value = serde_json::from_str(stored).unwrap();
+            let Parsed::Key(sealed) = Record::parse(Some(&value)) else {
+                panic!("the stored record parses as a key record: {stored}");
+            };
+            let Opened::Key(record) = open(FIXTURE_APP, &data_key, sealed) else {
+                panic!("the stored record opens: {stored}");
+            };
+            assert_eq!(record.key, ApiKey::new(FIXTURE_KEY));
+            assert_eq!(record.meta, fixture_meta(origin));
+        }
+    }
+
     #[test]
     fn non_finite_limit_normalizes_to_none() {
         let key = ApiKey::new("sk-or-v1-0123456789abcdef0123");

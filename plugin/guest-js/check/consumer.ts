@@ -5,6 +5,7 @@
 import {
   STATUS_EVENT,
   OpenRouterError,
+  browserUrl,
   cancel,
   chat,
   connect,
@@ -58,7 +59,7 @@ function describe(current: Status): string {
     case 'awaitingCallback': {
       const waiting: AwaitingCallbackStatus = current;
       const left = Math.round((waiting.expiresAtMs - Date.now()) / 1000);
-      return `Waiting ${left} s at ${waiting.authUrl} (back to ${waiting.callbackUrl || 'a pasted code'})`;
+      return `Waiting ${left} s (mode ${waiting.callbackMode})`;
     }
     case 'exchanging': {
       const exchanging: ExchangingStatus = current;
@@ -125,6 +126,7 @@ export async function app(): Promise<void> {
     dismiss(),
     reload(),
     openAgain(),
+    browserUrl().then((url: string) => console.log(url)),
     openRevokePage(),
   ];
   await Promise.allSettled(done);

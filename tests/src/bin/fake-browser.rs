@@ -1,20 +1,21 @@
 //! `fake-browser URL`: a stand-in for the user's browser, given to the app
-//! through `$BROWSER`. It acts on OpenRouter's consent page the way
-//! `FAKE_BROWSER_DECISION` says (`approve`, `deny`, `ignore`: the user
-//! walked away, or `hold`: approve, then stop before the way back, so a
-//! test can deliver it later or tampered), and follows the redirect back
-//! like a browser. A redirect
-//! to the app's scheme is handed to `FAKE_BROWSER_DEEP_LINK_HANDLER`, as
-//! a desktop would. A consent URL without `callback_url` (headless mode)
-//! is approved and the code the page shows is logged, as `code <code>`,
-//! for the test to paste. Every URL it was given is appended to
-//! `FAKE_BROWSER_LOG`, when set, and so is every redirect, as
-//! `redirect <url>`.
+//! through `$BROWSER`. It loads the URL, following redirects as a browser
+//! does (the app's launch address sends it on to the consent page), acts
+//! on OpenRouter's consent page the way `FAKE_BROWSER_DECISION` says
+//! (`approve`, `deny`, `ignore`: the user walked away without loading
+//! anything, or `hold`: approve, then stop before the way back, so a test
+//! can deliver it later or tampered), and follows the redirect back like
+//! a browser. A redirect to the app's scheme is handed to
+//! `FAKE_BROWSER_DEEP_LINK_HANDLER`, as a desktop would. A consent page
+//! without a way back (headless mode) answers with a code, which is
+//! logged, as `code <code>`, for the test to paste. Every URL it was given
+//! is appended to `FAKE_BROWSER_LOG`, when set, and so is every redirect
+//! back, as `redirect <url>`.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use fake_openrouter::{Browser, Decision};
+use fake_openrouter::{Answered, Browser, Decision};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -30,20 +31,12 @@ async fn main() -> ExitCode {
         _ => Decision::Approve,
     };
     let browser = Browser::new();
-    if decision == Decision::Approve && !url.contains("callback_url=") {
-        return match browser.approve_headless(&url).await {
-            Ok(code) => {
-                log(&format!("code {code}"));
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("fake-browser: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    let redirect = match browser.consent(&url, decision).await {
-        Ok(redirect) => redirect,
+    let redirect = match browser.answer(&url, decision).await {
+        Ok(Answered::Redirect(redirect)) => redirect,
+        Ok(Answered::Code(code)) => {
+            log(&format!("code {code}"));
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("fake-browser: {e}");
             return ExitCode::FAILURE;

@@ -1,6 +1,7 @@
-//! A scripted user with a browser: opens the consent page, presses a button,
-//! and follows the redirect by hand so tests can look at every step, or stop
-//! before the callback to tamper with it.
+//! A scripted user with a browser: opens the consent page (through the
+//! app's launch address, whose redirect it follows as a browser does),
+//! presses a button, and follows the redirect back by hand so tests can
+//! look at every step, or stop before the callback to tamper with it.
 
 mod html;
 
@@ -61,6 +62,16 @@ pub struct Visit {
     pub headers: HeaderMap,
 }
 
+/// What the consent form answered a press with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answered {
+    /// The way back (the callback with `code`, or with `error`), not
+    /// visited yet.
+    Redirect(String),
+    /// Headless mode: the code the page shows for the user to copy.
+    Code(String),
+}
+
 /// Something a real browser would have shown the user as a failure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrowserError(pub String);
@@ -115,28 +126,41 @@ impl Browser {
         Browser { client }
     }
 
-    /// Loads the consent page, presses the button, and returns the URL the
+    /// Loads the consent page at `url` (the consent URL, or an address
+    /// that redirects to it), presses the button, and returns what the
+    /// form answered: the way back, or the code of headless mode.
+    pub async fn answer(&self, url: &str, decision: Decision) -> Result<Answered, BrowserError> {
+        let (answer, action) = self.press(url, decision).await?;
+        match answer.status().as_u16() {
+            302 => {
+                let Some(location) = answer.headers().get(LOCATION) else {
+                    return fail("the consent form's 302 has no Location");
+                };
+                let location = location
+                    .to_str()
+                    .map_err(|_| BrowserError("the Location header is not text".into()))?;
+                Ok(Answered::Redirect(action.join(location)?.to_string()))
+            }
+            200 => {
+                let page = answer.text().await?;
+                html::element_text(&page, "code", "code")
+                    .filter(|code| !code.is_empty())
+                    .map(Answered::Code)
+                    .ok_or_else(|| BrowserError("the page shows no code".into()))
+            }
+            status => fail(format!("the consent form answered {status}")),
+        }
+    }
+
+    /// Loads the consent page at `url` (the consent URL, or an address
+    /// that redirects to it), presses the button, and returns the URL the
     /// answer redirects to (the callback with `code`, or with `error`,
     /// and a `state` when the fake echoes one), without visiting it.
-    pub async fn consent(
-        &self,
-        auth_url: &str,
-        decision: Decision,
-    ) -> Result<String, BrowserError> {
-        let (answer, action) = self.press(auth_url, decision).await?;
-        let status = answer.status().as_u16();
-        if status != 302 {
-            return fail(format!(
-                "expected a 302 from the consent form, got {status}"
-            ));
+    pub async fn consent(&self, url: &str, decision: Decision) -> Result<String, BrowserError> {
+        match self.answer(url, decision).await? {
+            Answered::Redirect(redirect) => Ok(redirect),
+            Answered::Code(_) => fail("expected a 302 from the consent form, got the code page"),
         }
-        let Some(location) = answer.headers().get(LOCATION) else {
-            return fail("the consent form's 302 has no Location");
-        };
-        let location = location
-            .to_str()
-            .map_err(|_| BrowserError("the Location header is not text".into()))?;
-        Ok(action.join(location)?.to_string())
     }
 
     /// Approves, then goes where the fake sends the browser.
@@ -189,34 +213,27 @@ impl Browser {
 
     /// Headless mode: approves and returns the code the page shows for the
     /// user to copy.
-    pub async fn approve_headless(&self, auth_url: &str) -> Result<String, BrowserError> {
-        let (answer, _) = self.press(auth_url, Decision::Approve).await?;
-        let status = answer.status().as_u16();
-        if status != 200 {
-            return fail(format!("expected the code page (200), got {status}"));
+    pub async fn approve_headless(&self, url: &str) -> Result<String, BrowserError> {
+        match self.answer(url, Decision::Approve).await? {
+            Answered::Code(code) => Ok(code),
+            Answered::Redirect(_) => fail("expected the code page (200), got a 302"),
         }
-        let page = answer.text().await?;
-        html::element_text(&page, "code", "code")
-            .filter(|code| !code.is_empty())
-            .ok_or_else(|| BrowserError("the page shows no code".into()))
     }
 
-    /// Loads the consent page and submits its form; returns the answer and
-    /// the URL the form was posted to (what a relative Location resolves
-    /// against).
+    /// Loads the consent page, following redirects to it as a browser
+    /// does, and submits its form; returns the answer and the URL the form
+    /// was posted to (what a relative Location resolves against).
     async fn press(
         &self,
-        auth_url: &str,
+        url: &str,
         decision: Decision,
     ) -> Result<(reqwest::Response, Url), BrowserError> {
-        let page_url = Url::parse(auth_url)?;
-        let page = self.client.get(page_url.clone()).send().await?;
-        let status = page.status().as_u16();
-        if status != 200 {
-            return fail(format!("the consent page answered {status}"));
+        let page = self.visit(url).await?;
+        if page.status != 200 {
+            return fail(format!("the consent page answered {}", page.status));
         }
-        let page = page.text().await?;
-        let Some(form) = html::consent_form(&page) else {
+        let page_url = Url::parse(&page.url)?;
+        let Some(form) = html::consent_form(&page.body) else {
             return fail("the consent page has no consent form");
         };
         if !form.method.eq_ignore_ascii_case("post") {

@@ -54,7 +54,9 @@ const FORBIDDEN_SCHEMES: &[&str] = &[
 
 /// `GET /auth`: validates the request, stores it, and shows the consent form.
 pub(crate) async fn auth_page(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Response {
-    let pending = match parse_auth_request(query.as_deref().unwrap_or("")) {
+    let query = query.unwrap_or_default();
+    lock(&shared).consent_queries.push(query.clone());
+    let pending = match parse_auth_request(&query) {
         Ok(pending) => pending,
         Err(message) => return bad_request_page(&message),
     };

@@ -107,6 +107,8 @@ pub struct RequestRecord {
     pub http_referer: Option<String>,
     /// `X-OpenRouter-Title`, or else the older `X-Title`, if sent.
     pub title: Option<String>,
+    /// An `Authorization` header came; its value, a key, is not kept.
+    pub authorization: bool,
 }
 
 /// Stops the server when the last handle goes away, so a test that forgets
@@ -223,6 +225,18 @@ impl FakeOpenRouter {
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.shared).requests.clone()
+    }
+
+    /// The URL of every consent page the browser loaded (`GET /auth`,
+    /// valid or not), in order: they hold the callback secrets and the
+    /// challenges.
+    pub fn consent_urls(&self) -> Vec<String> {
+        let base = self.url();
+        lock(&self.shared)
+            .consent_queries
+            .iter()
+            .map(|query| format!("{base}/auth?{query}"))
+            .collect()
     }
 
     /// Every code the consent page handed out, used or not.

@@ -136,6 +136,7 @@ fn record(state: &mut State, request: &Request<Incoming>) {
         path: request.uri().path().to_string(),
         http_referer,
         title,
+        authorization: headers.contains_key(header::AUTHORIZATION),
     });
 }
 

@@ -99,6 +99,9 @@ pub(crate) struct State {
     pub(crate) codes: HashMap<String, IssuedCode>,
     pub(crate) keys: Vec<KeyEntry>,
     pub(crate) requests: Vec<RequestRecord>,
+    /// The query of every consent page request (`GET /auth`), so tests
+    /// can compare what the browser was given with what reached the page.
+    pub(crate) consent_queries: Vec<String>,
     pub(crate) exchange_count: usize,
     /// Every `code_verifier` an exchange carried, so end-to-end tests can
     /// search logs and files for it.
@@ -134,6 +137,7 @@ impl State {
             codes: HashMap::new(),
             keys: Vec::new(),
             requests: Vec::new(),
+            consent_queries: Vec::new(),
             exchange_count: 0,
             verifiers: Vec::new(),
             titles: HashMap::new(),

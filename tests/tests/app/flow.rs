@@ -9,8 +9,8 @@ use fake_openrouter::webdriver::Session;
 use fake_openrouter::{Browser, Endpoint, Fault};
 
 use crate::{
-    ONE_AT_A_TIME, assert_exits_within_two_seconds, connect_in_panel, masked, shot, try_it_reply,
-    vault_files, wait_for_redirect, wait_for_text,
+    ONE_AT_A_TIME, assert_exits_within_two_seconds, browsed, connect_in_panel, masked, shot,
+    try_it_reply, vault_files, wait_for_redirect, wait_for_text,
 };
 
 #[tokio::test]
@@ -157,20 +157,10 @@ async fn recorded_states(session: &Session) -> Vec<String> {
     serde_json::from_value(value).unwrap()
 }
 
-/// The loopback port named in the panel's consent link.
-async fn callback_port(session: &Session) -> u16 {
-    let link = session
-        .js("return document.querySelector('[data-testid=\"auth-url\"]').value;")
-        .await
-        .unwrap();
-    let link = url::Url::parse(link.as_str().unwrap()).unwrap();
-    let callback = link
-        .query_pairs()
-        .find(|(k, _)| k == "callback_url")
-        .unwrap()
-        .1
-        .into_owned();
-    url::Url::parse(&callback).unwrap().port().unwrap()
+/// The loopback port of the address the browser was opened on.
+async fn callback_port(desktop: &Desktop) -> u16 {
+    let launch = browsed(desktop, 1).await.remove(0);
+    url::Url::parse(&launch).unwrap().port().unwrap()
 }
 
 #[tokio::test]
@@ -196,7 +186,7 @@ async fn the_status_walks_through_each_state_and_cancel_closes_the_port() {
     let session = desktop.launch().await;
     session.click("connect").await.unwrap();
     session.wait_for_state("awaiting").await.unwrap();
-    let port = callback_port(&session).await;
+    let port = callback_port(&desktop).await;
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
     session.click("cancel").await.unwrap();
     session.wait_for_state("disconnected").await.unwrap();
@@ -237,6 +227,71 @@ async fn a_failed_reconnect_keeps_the_old_key_working() {
     // Still the old key after a restart.
     let session = desktop.launch().await;
     assert_eq!(session.text("masked-key").await.unwrap(), masked(&key));
+    session.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_new_key_clears_the_one_it_replaces_and_offers_its_revoke_page() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::start("replaced", DesktopOptions::default()).await;
+    let session = desktop.launch().await;
+    let old = connect_in_panel(&desktop, &session).await;
+    session.click("new-key").await.unwrap();
+    for _ in 0..100 {
+        if desktop.fake.issued_keys().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    session.wait_for_state("connected").await.unwrap();
+    let new = desktop.fake.issued_keys().last().unwrap().key.clone();
+    assert_ne!(new, old);
+    assert_eq!(
+        wait_for_text(&session, "masked-key", &masked(&new)[..12]).await,
+        masked(&new)
+    );
+    let notice = wait_for_text(&session, "forgotten-notice", &masked(&old)).await;
+    assert!(notice.contains("active on OpenRouter"), "{notice}");
+    shot(&desktop, &session, "connected-replaced-key").await;
+
+    // One key record is left: the replaced one's slot holds a tombstone.
+    let records: Vec<serde_json::Value> = vault_files(&desktop)
+        .iter()
+        .map(|(_, bytes, _)| serde_json::from_slice(bytes).unwrap())
+        .collect();
+    let states: Vec<String> = records
+        .iter()
+        .map(|file| {
+            file["record"]["state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| *s == "key").count(),
+        1,
+        "{records:?}"
+    );
+    assert_eq!(
+        states.iter().filter(|s| *s == "cleared").count(),
+        1,
+        "{records:?}"
+    );
+
+    // The notice's button opens the replaced key's page, not the new one's.
+    session.click("revoke").await.unwrap();
+    let hash = |key: &str| {
+        use sha2::Digest;
+        format!("{:x}", sha2::Sha256::digest(key.as_bytes()))
+    };
+    let page = format!("{}/keys/{}", desktop.fake.url(), hash(&old));
+    // Connect and New key each opened a launch address; the third is the
+    // key's page.
+    let opened = browsed(&desktop, 3).await;
+    assert_eq!(opened[2], page, "{opened:?}");
+    assert!(!opened.iter().any(|url| url.contains(&hash(&new))), "{opened:?}");
+    desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
 
@@ -356,6 +411,13 @@ async fn quitting_by_window_or_sigterm_ends_every_process_and_writes_no_vault_fi
         })
         .collect();
     assert_eq!(app.len(), 1, "{app:?}");
+    // No core file with the keys in it (the app's `harden`).
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", app[0])).unwrap();
+    let core_limit = limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max core file size"))
+        .map(|rest| rest.split_whitespace().take(2).collect::<Vec<_>>());
+    assert_eq!(core_limit, Some(vec!["0", "0"]), "{limits}");
     std::process::Command::new("kill")
         .args(["-TERM", &app[0].to_string()])
         .status()

@@ -5,6 +5,7 @@
 
 mod example;
 mod flow;
+mod issuer;
 mod relay;
 mod try_it;
 mod vault;
@@ -91,6 +92,25 @@ pub(crate) async fn wait_for_redirect(desktop: &Desktop, not: Option<&str>) -> S
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the test browser never reached the consent page");
+}
+
+/// The addresses the app handed to the test browser (its command lines,
+/// as it logs them), in order, once there are at least `count`.
+pub(crate) async fn browsed(desktop: &Desktop, count: usize) -> Vec<String> {
+    let mut urls = Vec::new();
+    for _ in 0..100 {
+        let log = std::fs::read_to_string(desktop.dir.join("browser.log")).unwrap_or_default();
+        urls = log
+            .lines()
+            .filter(|line| !line.starts_with("redirect ") && !line.starts_with("code "))
+            .map(str::to_owned)
+            .collect();
+        if urls.len() >= count {
+            return urls;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser was given {urls:?}, not {count} addresses");
 }
 
 pub(crate) const SCHEME_CALLBACK: &str = "io.github.openrouterconnect:/callback";

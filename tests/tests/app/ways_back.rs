@@ -1,6 +1,8 @@
-//! The ways back from the consent page: forged loopback answers and deep
-//! links, a deep link from a second launch, a link that starts the app,
-//! and the installed package's deep link through the desktop.
+//! The way to the consent page and the ways back from it: the launch
+//! address the browser is opened on (no secret in it, used once, a fresh
+//! one for Copy link), forged loopback answers and deep links, a deep
+//! link from a second launch, a link that starts the app, and the
+//! installed package's deep link through the desktop.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use fake_openrouter::Browser;
 use fake_openrouter::desktop::{Desktop, DesktopOptions, UserAction, binaries};
 
 use crate::{
-    ONE_AT_A_TIME, SCHEME_CALLBACK, assert_exits_within_two_seconds, assert_still_waiting,
+    ONE_AT_A_TIME, SCHEME_CALLBACK, assert_exits_within_two_seconds, assert_still_waiting, browsed,
     choose_deep_link, connect_in_panel, fake_modes, held_desktop, held_redirect, masked, shot,
     wait_for_redirect, wait_for_text, wrong_secret,
 };
@@ -27,6 +29,112 @@ fn assert_private(desktop: &Desktop) {
             assert_eq!(mode, 0o600, "{}", entry.path().display());
         }
     }
+}
+
+/// The address on the browser's command line, which other users of the
+/// machine can read, holds neither the callback secret nor the challenge
+/// of the consent URL it leads to; opened a second time, it ends the
+/// flow, and the panel says why.
+#[tokio::test]
+async fn the_browser_is_opened_on_a_launch_address_that_works_once() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::for_user("launch-address", UserAction::Hold).await;
+    let session = desktop.launch().await;
+    session.click("connect").await.unwrap();
+    let redirect = wait_for_redirect(&desktop, None).await;
+    let launch = browsed(&desktop, 1).await.remove(0);
+    let port = url::Url::parse(&redirect).unwrap().port().unwrap();
+    let nonce = launch
+        .strip_prefix(&format!("http://127.0.0.1:{port}/start/"))
+        .unwrap_or_else(|| panic!("{launch}"));
+    assert_eq!(nonce.len(), 43, "{launch}");
+    // What the fake OpenRouter was asked for, through that address.
+    let consents = desktop.fake.consent_urls();
+    assert_eq!(consents.len(), 1, "{consents:?}");
+    let consent = url::Url::parse(&consents[0]).unwrap();
+    let param = |name: &str| {
+        consent
+            .query_pairs()
+            .find(|(key, _)| key == name)
+            .unwrap_or_else(|| panic!("no {name} in {consent}"))
+            .1
+            .into_owned()
+    };
+    let callback = param("callback_url");
+    let secret = callback
+        .strip_prefix(&format!("http://127.0.0.1:{port}/callback/"))
+        .unwrap_or_else(|| panic!("{callback}"));
+    assert!(redirect.contains(secret), "{redirect}");
+    for held in [secret, param("code_challenge").as_str()] {
+        assert!(!launch.contains(held), "{launch} holds {held}");
+    }
+
+    // Someone opens it again: the flow ends, and the panel says so.
+    let again = Browser::new().visit(&launch).await.unwrap();
+    assert_eq!(again.status, 410, "{}", again.body);
+    assert!(again.body.contains("opened twice"), "{}", again.body);
+    session.wait_for_state("failed").await.unwrap();
+    let message = session.text("error-message").await.unwrap();
+    assert!(message.contains("opened twice"), "{message}");
+    shot(&desktop, &session, "failed-start-address-reused").await;
+    // The answer held back reaches no one.
+    assert!(Browser::new().visit(&redirect).await.is_err());
+    assert_eq!(desktop.fake.exchange_count(), 0);
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
+}
+
+/// Copy link and Open again each get a fresh launch address, never the
+/// consent URL, and a copied one connects.
+#[tokio::test]
+async fn copy_link_and_open_again_give_fresh_addresses_that_work() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let desktop = Desktop::for_user("copy-link", UserAction::WalkAway).await;
+    let session = desktop.launch().await;
+    session.click("connect").await.unwrap();
+    session.wait_for_state("awaiting").await.unwrap();
+    let first = browsed(&desktop, 1).await.remove(0);
+    let port = url::Url::parse(&first).unwrap().port().unwrap();
+    let start = format!("http://127.0.0.1:{port}/start/");
+    assert!(first.starts_with(&start), "{first}");
+
+    session.click("copy-link").await.unwrap();
+    let probe = "return document.querySelector('[data-testid=\"auth-url\"]').value;";
+    let mut copied = String::new();
+    for _ in 0..100 {
+        copied = session
+            .js(probe)
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if !copied.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(copied.starts_with(&start), "{copied:?}");
+    assert_ne!(copied, first);
+    wait_for_text(&session, "copy-feedback", "works once").await;
+    shot(&desktop, &session, "awaiting-link-copied").await;
+
+    session.click("open-again").await.unwrap();
+    let again = browsed(&desktop, 2).await.remove(1);
+    assert!(again.starts_with(&start), "{again}");
+    assert_ne!(again, first);
+    assert_ne!(again, copied);
+
+    let page = Browser::new().approve(&copied).await.unwrap();
+    assert!(
+        page.body.contains("Connected to OpenRouter"),
+        "{}",
+        page.body
+    );
+    session.wait_for_state("connected").await.unwrap();
+    assert_eq!(desktop.fake.consent_urls().len(), 1, "one consent page");
+    desktop.assert_no_secret_leaks(&session).await;
+    session.quit().await.unwrap();
 }
 
 #[tokio::test]

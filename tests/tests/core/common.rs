@@ -74,32 +74,67 @@ pub fn query_value(url: &str, name: &str) -> String {
         .into_owned()
 }
 
-/// The consent URL of the flow that is waiting.
-pub fn auth_url(status: &Status) -> String {
-    match &status.state {
-        FlowState::AwaitingCallback { auth_url, .. } => auth_url.clone(),
-        other => panic!("not awaiting a callback: {other:?}"),
-    }
+/// The address to open in the browser for the waiting flow: a fresh
+/// launch address for the modes that listen, the consent URL otherwise.
+pub fn browser_url(connector: &Connector) -> String {
+    connector
+        .browser_url()
+        .unwrap_or_else(|e| panic!("no flow waits: {e}"))
 }
 
-pub fn callback_port(status: &Status) -> u16 {
-    match &status.state {
-        FlowState::AwaitingCallback { callback_url, .. } => {
-            url::Url::parse(callback_url).unwrap().port().unwrap()
-        }
-        other => panic!("not awaiting a callback: {other:?}"),
+/// Whether `url` is a launch address (`http://127.0.0.1:<port>/start/…`).
+pub fn is_launch_address(url: &str) -> bool {
+    let url = url::Url::parse(url).unwrap();
+    url.host_str() == Some("127.0.0.1") && url.path().starts_with("/start/")
+}
+
+/// Opens `launch` without following its redirect: the answer, which
+/// uses the address up.
+pub async fn open_launch_address(launch: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(launch)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The consent URL of the waiting flow: where a fresh launch address
+/// sends the browser (read from its redirect, without going there), or,
+/// for a flow that listens nowhere, the address itself.
+pub async fn consent_url(connector: &Connector) -> String {
+    let url = browser_url(connector);
+    if !is_launch_address(&url) {
+        return url;
     }
+    let answer = open_launch_address(&url).await;
+    assert_eq!(answer.status(), 303, "{url}");
+    answer.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The `callback_url` the waiting flow gave OpenRouter, secret included.
+pub async fn callback_url(connector: &Connector) -> String {
+    query_value(&consent_url(connector).await, "callback_url")
+}
+
+/// The port of the waiting flow's listener.
+pub fn callback_port(connector: &Connector) -> u16 {
+    url::Url::parse(&browser_url(connector))
+        .unwrap()
+        .port()
+        .expect("a flow that listens")
 }
 
 /// The path of the flow's callback URL, its secret included
 /// (`/callback/<secret>` for loopback).
-pub fn callback_path(status: &Status) -> String {
-    match &status.state {
-        FlowState::AwaitingCallback { callback_url, .. } => {
-            url::Url::parse(callback_url).unwrap().path().to_owned()
-        }
-        other => panic!("not awaiting a callback: {other:?}"),
-    }
+pub async fn callback_path(connector: &Connector) -> String {
+    url::Url::parse(&callback_url(connector).await)
+        .unwrap()
+        .path()
+        .to_owned()
 }
 
 /// Waits until the flow has ended (connected, disconnected or failed).
@@ -119,23 +154,23 @@ pub async fn settled(connector: &Connector) -> Status {
         .clone()
 }
 
-/// Approves the flow's consent page and returns the way back (the
-/// callback URL with `code` added), without going there.
-pub async fn approved_redirect(status: &Status) -> String {
+/// Approves the waiting flow's consent page and returns the way back
+/// (the callback URL with `code` added), without going there.
+pub async fn approved_redirect(connector: &Connector) -> String {
     fake_openrouter::Browser::new()
-        .consent(&auth_url(status), fake_openrouter::Decision::Approve)
+        .consent(&browser_url(connector), fake_openrouter::Decision::Approve)
         .await
         .unwrap()
 }
 
 /// Runs a whole flow that the user approves, and returns its end.
 pub async fn connect_and_approve(connector: &Connector) -> Status {
-    let status = connector
+    connector
         .connect(openrouter_connect_core::ConnectOptions::default())
         .await
         .unwrap();
     fake_openrouter::Browser::new()
-        .approve(&auth_url(&status))
+        .approve(&browser_url(connector))
         .await
         .unwrap();
     settled(connector).await

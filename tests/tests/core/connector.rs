@@ -121,7 +121,8 @@ async fn dropping_connect_and_wait_cancels_the_flow_and_closes_the_listener() {
         // The status stays borrowed from the channel while the other
         // future is dropped: the drop must not wait on it.
         waiting = changes.wait_for(|s| matches!(s.state, FlowState::AwaitingCallback { .. })) => {
-            callback_port(&waiting.unwrap())
+            let _waiting = waiting.unwrap();
+            callback_port(&connector)
         }
     };
     // The future is dropped here, the flow still waiting (its deadline is
@@ -148,7 +149,7 @@ async fn dropping_a_connect_and_wait_that_joined_a_flow_leaves_the_flow_waiting(
         connector,
         ..
     } = setup().await;
-    let waiting = connector.connect(ConnectOptions::default()).await.unwrap();
+    connector.connect(ConnectOptions::default()).await.unwrap();
     let mut changes = connector.subscribe();
     tokio::select! {
         biased;
@@ -161,7 +162,7 @@ async fn dropping_a_connect_and_wait_that_joined_a_flow_leaves_the_flow_waiting(
         () = tokio::task::yield_now() => {}
     }
     fake_openrouter::Browser::new()
-        .approve(&auth_url(&waiting))
+        .approve(&browser_url(&connector))
         .await
         .expect("the flow still takes its answer");
     assert_eq!(settled(&connector).await.state, FlowState::Connected);

@@ -15,11 +15,8 @@ fn deep_link() -> ConnectOptions {
 }
 
 /// The flow's deep-link URL, secret included.
-fn flow_url(status: &openrouter_connect_core::Status) -> String {
-    let FlowState::AwaitingCallback { callback_url, .. } = &status.state else {
-        panic!("not waiting");
-    };
-    callback_url.clone()
+async fn flow_url(connector: &openrouter_connect_core::Connector) -> String {
+    callback_url(connector).await
 }
 
 #[tokio::test]
@@ -29,14 +26,16 @@ async fn a_deep_link_at_the_flow_secret_connects() {
         store,
         connector,
     } = setup().await;
-    let status = connector.connect(deep_link()).await.unwrap();
-    let callback_url = flow_url(&status);
+    connector.connect(deep_link()).await.unwrap();
+    let callback_url = flow_url(&connector).await;
     let secret = callback_url
         .strip_prefix(&format!("{CALLBACK}/"))
         .expect("the secret follows the callback path");
     assert_eq!(secret.len(), 43, "{secret}");
-    assert!(!auth_url(&status).contains("state="));
-    let redirect = approved_redirect(&status).await;
+    // The deep link listens nowhere: the browser opens the consent URL.
+    assert_eq!(browser_url(&connector), consent_url(&connector).await);
+    assert!(!browser_url(&connector).contains("state="));
+    let redirect = approved_redirect(&connector).await;
     assert!(
         redirect.starts_with(&format!("{callback_url}?code=")),
         "{redirect}"
@@ -65,10 +64,10 @@ async fn hostile_deep_links_are_refused_and_the_flow_keeps_waiting() {
         connector.deliver_deep_link(&format!("{CALLBACK}?code=a")),
         Err(Error::NoFlow)
     );
-    let status = connector.connect(deep_link()).await.unwrap();
-    let flow = flow_url(&status);
+    connector.connect(deep_link()).await.unwrap();
+    let flow = flow_url(&connector).await;
     let secret = flow.rsplit('/').next().unwrap().to_owned();
-    let redirect = approved_redirect(&status).await;
+    let redirect = approved_redirect(&connector).await;
     let query = redirect.split_once('?').unwrap().1.to_owned();
     let wrong = format!("{CALLBACK}/{}", "A".repeat(43));
 
@@ -108,8 +107,8 @@ async fn hostile_deep_links_are_refused_and_the_flow_keeps_waiting() {
 #[tokio::test]
 async fn a_loopback_flow_takes_no_deep_link() {
     let Setup { connector, .. } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
     assert_eq!(
         connector.deliver_deep_link(&format!("{CALLBACK}?code=a")),
         Err(Error::NoFlow)
@@ -125,9 +124,9 @@ async fn a_denial_by_deep_link_ends_the_flow() {
         connector,
         ..
     } = setup().await;
-    let status = connector.connect(deep_link()).await.unwrap();
+    connector.connect(deep_link()).await.unwrap();
     let redirect = Browser::new()
-        .consent(&auth_url(&status), Decision::Deny)
+        .consent(&browser_url(&connector), Decision::Deny)
         .await
         .unwrap();
     connector.deliver_deep_link(&redirect).unwrap();
@@ -167,21 +166,21 @@ async fn a_deep_link_by_way_of_the_relay_page_carries_the_secret() {
         ..
     } = setup().await;
     let relay = url::Url::parse("https://app.example/relay/").unwrap();
-    let status = connector
+    connector
         .connect(ConnectOptions::new(CallbackMode::DeepLink {
             callback_url: CALLBACK.into(),
             relay_url: Some(relay),
         }))
         .await
         .unwrap();
-    let callback_url = flow_url(&status);
+    let callback_url = flow_url(&connector).await;
     assert!(
         callback_url.starts_with("https://app.example/relay/?to=app&s="),
         "{callback_url}"
     );
     let secret = query_value(&callback_url, "s");
     assert_eq!(secret.len(), 43);
-    let redirect = approved_redirect(&status).await;
+    let redirect = approved_redirect(&connector).await;
     assert_eq!(query_value(&redirect, "s"), secret);
     let code = query_value(&redirect, "code");
 

@@ -23,15 +23,18 @@ async fn approve_stores_the_issued_key_and_closes_the_port() {
     let options = ConnectOptions::default()
         .key_label("Tests on host")
         .limit_usd(5.0);
-    let status = connector.connect(options).await.unwrap();
-    let auth_url = auth_url(&status);
+    connector.connect(options).await.unwrap();
+    let consent_url = consent_url(&connector).await;
     assert!(
-        auth_url.starts_with(&format!("{}/auth?", fake.url())),
-        "{auth_url}"
+        consent_url.starts_with(&format!("{}/auth?", fake.url())),
+        "{consent_url}"
     );
-    let port = callback_port(&status);
+    let port = callback_port(&connector);
 
-    let page = Browser::new().approve(&auth_url).await.unwrap();
+    let page = Browser::new()
+        .approve(&browser_url(&connector))
+        .await
+        .unwrap();
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(
         page.body.contains("Connected to OpenRouter"),
@@ -69,10 +72,10 @@ async fn deny_fails_with_a_denial_and_keeps_nothing() {
         store,
         connector,
     } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
 
-    let page = Browser::new().deny(&auth_url(&status)).await.unwrap();
+    let page = Browser::new().deny(&browser_url(&connector)).await.unwrap();
     assert!(page.body.contains("Not connected"), "{}", page.body);
     assert!(
         page.body.contains("Access was not granted"),
@@ -88,8 +91,11 @@ async fn deny_fails_with_a_denial_and_keeps_nothing() {
     assert!(port_is_closed(port).await);
 
     // A retry starts a fresh flow.
-    let retry = connector.connect(ConnectOptions::default()).await.unwrap();
-    Browser::new().approve(&auth_url(&retry)).await.unwrap();
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    Browser::new()
+        .approve(&browser_url(&connector))
+        .await
+        .unwrap();
     assert_eq!(settled(&connector).await.state, FlowState::Connected);
 }
 
@@ -100,10 +106,10 @@ async fn an_expired_code_fails_with_its_own_message() {
         store,
         connector,
     } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
+    connector.connect(ConnectOptions::default()).await.unwrap();
     let browser = Browser::new();
     let redirect = browser
-        .consent(&auth_url(&status), Decision::Approve)
+        .consent(&browser_url(&connector), Decision::Approve)
         .await
         .unwrap();
     fake.advance_clock(Duration::from_secs(11 * 60));
@@ -119,11 +125,11 @@ async fn a_callback_delivered_twice_is_exchanged_once() {
     let Setup {
         fake, connector, ..
     } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
     let browser = Browser::new();
     let redirect = browser
-        .consent(&auth_url(&status), Decision::Approve)
+        .consent(&browser_url(&connector), Decision::Approve)
         .await
         .unwrap();
     // The page is slow to answer while the exchange runs: hold it there so
@@ -148,9 +154,9 @@ async fn cancel_returns_to_disconnected_and_closes_the_port() {
     let Setup {
         fake, connector, ..
     } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
-    let redirect = approved_redirect(&status).await;
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
+    let redirect = approved_redirect(&connector).await;
 
     connector.cancel().await.unwrap();
     assert_eq!(connector.status().state, FlowState::Disconnected);
@@ -168,8 +174,8 @@ async fn the_deadline_ends_a_flow_nobody_answers() {
     let mut config = FlowConfig::default();
     config.deadline = Duration::from_millis(300);
     let Setup { connector, .. } = setup_with(config).await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
     let status = settled(&connector).await;
     assert_eq!(error_code(&status), "timed-out");
     assert!(port_is_closed(port).await);
@@ -203,12 +209,17 @@ async fn two_connects_at_once_make_one_flow() {
         connector.connect(ConnectOptions::default())
     );
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(auth_url(&a), auth_url(&b));
-    // A third, later, reopens the same page too.
+    assert_eq!(a, b);
+    let consent = consent_url(&connector).await;
+    // A third, later, finds the same flow too.
     let c = connector.connect(ConnectOptions::default()).await.unwrap();
-    assert_eq!(auth_url(&a), auth_url(&c));
+    assert_eq!(a, c);
+    assert_eq!(consent_url(&connector).await, consent);
 
-    Browser::new().approve(&auth_url(&a)).await.unwrap();
+    Browser::new()
+        .approve(&browser_url(&connector))
+        .await
+        .unwrap();
     assert_eq!(settled(&connector).await.state, FlowState::Connected);
 }
 
@@ -232,7 +243,10 @@ async fn a_failed_reconnect_keeps_the_old_key() {
         Some(&first),
         "the old key shows while waiting"
     );
-    let page = Browser::new().approve(&auth_url(&status)).await.unwrap();
+    let page = Browser::new()
+        .approve(&browser_url(&connector))
+        .await
+        .unwrap();
     assert!(page.body.contains("problem on its side"), "{}", page.body);
 
     let status = settled(&connector).await;
@@ -265,8 +279,8 @@ async fn openrouter_down_during_the_exchange_keeps_the_old_key() {
         .await
         .key
         .expect("connected");
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let redirect = approved_redirect(&status).await;
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let redirect = approved_redirect(&connector).await;
     drop(fake);
 
     let page = Browser::new().visit(&redirect).await.unwrap();
@@ -304,8 +318,11 @@ async fn a_failed_save_is_a_failure_not_a_connection() {
     let fake = fake_openrouter::FakeOpenRouter::start().await;
     let store = Arc::new(RefusingStore::default());
     let connector = with_store(&fake, store.clone(), FlowConfig::default());
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let page = Browser::new().approve(&auth_url(&status)).await.unwrap();
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let page = Browser::new()
+        .approve(&browser_url(&connector))
+        .await
+        .unwrap();
     assert!(page.body.contains("Not connected"), "{}", page.body);
     let status = settled(&connector).await;
     assert_eq!(error_code(&status), "storage");
@@ -406,8 +423,8 @@ async fn disconnect_forgets_the_key_and_names_its_revoke_page() {
 #[tokio::test]
 async fn disconnect_while_waiting_ends_the_flow() {
     let Setup { connector, .. } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
     assert_eq!(connector.disconnect().await.unwrap(), None);
     assert_eq!(connector.status().state, FlowState::Disconnected);
     assert!(port_is_closed(port).await);
@@ -445,20 +462,14 @@ async fn a_preferred_port_is_used_when_free_and_replaced_when_busy() {
         let mut config = FlowConfig::default();
         config.loopback.preferred_port = Some(preferred);
         let Setup { connector, .. } = setup_with(config).await;
-        let status = connector.connect(ConnectOptions::default()).await.unwrap();
-        let port = callback_port(&status);
+        connector.connect(ConnectOptions::default()).await.unwrap();
+        let port = callback_port(&connector);
         assert_eq!(
             port == preferred,
             expect_same,
             "preferred {preferred}, got {port}"
         );
-        let auth = url::Url::parse(&auth_url(&status)).unwrap();
-        let callback = auth
-            .query_pairs()
-            .find(|(k, _)| k == "callback_url")
-            .unwrap()
-            .1
-            .into_owned();
+        let callback = callback_url(&connector).await;
         let secret = callback
             .strip_prefix(&format!("http://127.0.0.1:{port}/callback/"))
             .unwrap_or_else(|| panic!("{callback}"));
@@ -533,11 +544,11 @@ async fn a_pasted_code_connects_and_text_that_is_not_a_code_is_refused() {
         store,
         connector,
     } = setup().await;
-    let status = connector
+    connector
         .connect(ConnectOptions::new(CallbackMode::Paste))
         .await
         .unwrap();
-    let url = auth_url(&status);
+    let url = browser_url(&connector);
     assert!(!url.contains("callback_url"), "{url}");
     assert!(!url.contains("state="), "{url}");
     assert!(url.contains("code_challenge_method=S256"), "{url}");
@@ -592,8 +603,8 @@ async fn disconnect_during_the_exchange_wins_and_names_the_new_key() {
         connector,
     } = setup().await;
     fake.set_fault(Endpoint::Exchange, Fault::Delay(Duration::from_millis(500)));
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let redirect = approved_redirect(&status).await;
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let redirect = approved_redirect(&connector).await;
     let answer = tokio::spawn(async move { Browser::new().visit(&redirect).await });
     let mut changes = connector.subscribe();
     changes

@@ -34,11 +34,11 @@ async fn stray_requests_get_4xx_and_leave_the_flow_waiting() {
     let Setup {
         fake, connector, ..
     } = setup_with(config).await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
-    let redirect = approved_redirect(&status).await;
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
+    let redirect = approved_redirect(&connector).await;
     let code = query_value(&redirect, "code");
-    let path = callback_path(&status);
+    let path = callback_path(&connector).await;
 
     let long_header = format!(
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Big: {}\r\n\r\n",
@@ -50,6 +50,17 @@ async fn stray_requests_get_4xx_and_leave_the_flow_waiting() {
         ("favicon", get(port, "/favicon.ico"), 404),
         ("root", get(port, "/"), 404),
         ("random path", get(port, "/callback/../etc/passwd"), 404),
+        (
+            "a launch address never given out",
+            get(port, &format!("/start/{}", "A".repeat(43))),
+            404,
+        ),
+        ("the start path alone", get(port, "/start/"), 404),
+        (
+            "the flow's secret as a launch address",
+            get(port, &format!("/start/{}", &path[10..])),
+            404,
+        ),
         ("code without the secret", get(port, &format!("/callback?code={code}")), 404),
         (
             "denial without the secret",
@@ -148,8 +159,8 @@ async fn stray_requests_get_4xx_and_leave_the_flow_waiting() {
 #[tokio::test]
 async fn stray_answers_carry_the_protective_headers() {
     let Setup { connector, .. } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
     let page = Browser::new()
         .visit(&format!("http://127.0.0.1:{port}/callback?code=a"))
         .await
@@ -170,9 +181,9 @@ async fn stray_answers_carry_the_protective_headers() {
 #[tokio::test]
 async fn a_denial_at_the_flow_path_ends_the_flow() {
     let Setup { connector, .. } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
-    let path = callback_path(&status);
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
+    let path = callback_path(&connector).await;
     let page = Browser::new()
         .visit(&format!(
             "http://127.0.0.1:{port}{path}?error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E"
@@ -191,8 +202,8 @@ async fn a_denial_at_the_flow_path_ends_the_flow() {
 #[tokio::test]
 async fn the_listener_binds_loopback_only() {
     let Setup { connector, .. } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
     // The same port on every other local address refuses: the listener is
     // on 127.0.0.1, not 0.0.0.0.
     let others: Vec<std::net::IpAddr> = ["127.0.0.2".parse().unwrap()].into();
@@ -216,8 +227,8 @@ async fn a_client_that_half_closes_still_gets_its_answer() {
         connector,
         ..
     } = setup().await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
     let unanswered = tokio::task::spawn_blocking(move || {
         use std::io::{Read, Write};
         let request = format!("GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");

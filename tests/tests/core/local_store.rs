@@ -55,8 +55,11 @@ async fn records_damaged_while_connected_are_said_then_moved_aside() {
     assert!(store.load().unwrap().is_none());
 
     // And the next connect stores a key again.
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    Browser::new().approve(&auth_url(&status)).await.unwrap();
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    Browser::new()
+        .approve(&browser_url(&connector))
+        .await
+        .unwrap();
     let status = settled(&connector).await;
     assert_eq!(status.state, FlowState::Connected);
     assert_eq!(store.load().unwrap().unwrap().meta, status.key.unwrap());

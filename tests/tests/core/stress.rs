@@ -119,11 +119,11 @@ async fn a_flood_of_wrong_requests_leaves_the_flow_able_to_connect() {
         store,
         connector,
     } = setup_with(config).await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
-    let redirect = approved_redirect(&status).await;
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
+    let redirect = approved_redirect(&connector).await;
     let code = query_value(&redirect, "code");
-    let path = callback_path(&status);
+    let path = callback_path(&connector).await;
     let memory_before = resident_kib();
 
     let flooding = Arc::new(AtomicBool::new(true));

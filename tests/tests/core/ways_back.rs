@@ -7,7 +7,7 @@
 
 use crate::common::*;
 use fake_openrouter::{Browser, Decision, FakeOpenRouter};
-use openrouter_connect_core::{CallbackMode, ConnectOptions, Connector, Error, FlowState, Status};
+use openrouter_connect_core::{CallbackMode, ConnectOptions, Connector, Error, FlowState};
 
 const SCHEME_CALLBACK: &str = "io.github.openrouterconnect:/callback";
 const RELAY: &str = "https://app.example/relay/";
@@ -28,19 +28,15 @@ fn waiting(connector: &Connector) -> bool {
     matches!(connector.status().state, FlowState::AwaitingCallback { .. })
 }
 
-fn callback_url(status: &Status) -> String {
-    match &status.state {
-        FlowState::AwaitingCallback { callback_url, .. } => callback_url.clone(),
-        other => panic!("not awaiting a callback: {other:?}"),
-    }
-}
-
 /// Approves the consent page and checks what the redirect carries in the
 /// fake's mode: a `state` only when it echoes one.
-async fn approve(fake_echoes: bool, status: &Status) -> String {
-    let auth = auth_url(status);
-    assert!(!auth.contains("state="), "the app sends no state: {auth}");
-    let redirect = approved_redirect(status).await;
+async fn approve(fake_echoes: bool, connector: &Connector) -> String {
+    let consent = consent_url(connector).await;
+    assert!(
+        !consent.contains("state="),
+        "the app sends no state: {consent}"
+    );
+    let redirect = approved_redirect(connector).await;
     let state = url::Url::parse(&redirect)
         .unwrap()
         .query_pairs()
@@ -74,14 +70,14 @@ async fn loopback(echo: bool) {
     let Setup {
         fake, connector, ..
     } = setup_in(echo).await;
-    let status = connector.connect(ConnectOptions::default()).await.unwrap();
-    let port = callback_port(&status);
-    let path = callback_path(&status);
+    connector.connect(ConnectOptions::default()).await.unwrap();
+    let port = callback_port(&connector);
+    let path = callback_path(&connector).await;
     assert!(
         path.starts_with("/callback/") && path.len() == 10 + 43,
         "{path}"
     );
-    let redirect = approve(echo, &status).await;
+    let redirect = approve(echo, &connector).await;
     forge_loopback(&fake, &connector, port, &query_value(&redirect, "code")).await;
 
     let page = Browser::new().visit(&redirect).await.unwrap();
@@ -96,11 +92,11 @@ async fn relay_to_loopback(echo: bool) {
         fake, connector, ..
     } = setup_in(echo).await;
     let relay_url = url::Url::parse(RELAY).unwrap();
-    let status = connector
+    connector
         .connect(ConnectOptions::new(CallbackMode::Relay { relay_url }))
         .await
         .unwrap();
-    let callback = callback_url(&status);
+    let callback = callback_url(&connector).await;
     assert!(
         callback.starts_with(&format!("{RELAY}?port=")),
         "{callback}"
@@ -108,7 +104,7 @@ async fn relay_to_loopback(echo: bool) {
     let port: u16 = query_value(&callback, "port").parse().unwrap();
     let secret = query_value(&callback, "s");
     assert_eq!(secret.len(), 43);
-    let redirect = approve(echo, &status).await;
+    let redirect = approve(echo, &connector).await;
     assert!(redirect.starts_with(&callback), "{redirect}");
     let code = query_value(&redirect, "code");
     forge_loopback(&fake, &connector, port, &code).await;
@@ -128,14 +124,14 @@ async fn deep_link(echo: bool, relay: bool) {
     let Setup {
         fake, connector, ..
     } = setup_in(echo).await;
-    let status = connector
+    connector
         .connect(ConnectOptions::new(CallbackMode::DeepLink {
             callback_url: SCHEME_CALLBACK.into(),
             relay_url: relay.then(|| url::Url::parse(RELAY).unwrap()),
         }))
         .await
         .unwrap();
-    let redirect = approve(echo, &status).await;
+    let redirect = approve(echo, &connector).await;
     let code = query_value(&redirect, "code");
     // What reaches the app: the redirect itself, or the link the relay
     // page makes of it.
@@ -173,11 +169,11 @@ async fn pasted_code(echo: bool) {
         connector,
         ..
     } = setup_in(echo).await;
-    let status = connector
+    connector
         .connect(ConnectOptions::new(CallbackMode::Paste))
         .await
         .unwrap();
-    let url = auth_url(&status);
+    let url = browser_url(&connector);
     assert!(
         !url.contains("state=") && !url.contains("callback_url"),
         "{url}"
@@ -227,14 +223,15 @@ async fn a_denial_at_the_flow_address_ends_the_flow_in_both_modes() {
             connector,
             ..
         } = setup_in(echo).await;
-        let status = connector.connect(ConnectOptions::default()).await.unwrap();
-        let port = callback_port(&status);
+        connector.connect(ConnectOptions::default()).await.unwrap();
+        let port = callback_port(&connector);
+        let callback = callback_url(&connector).await;
         let redirect = Browser::new()
-            .consent(&auth_url(&status), Decision::Deny)
+            .consent(&browser_url(&connector), Decision::Deny)
             .await
             .unwrap();
         assert!(
-            redirect.starts_with(&callback_url(&status)),
+            redirect.starts_with(&callback),
             "the denial comes to the secret URL: {redirect}"
         );
         let page = Browser::new().visit(&redirect).await.unwrap();
