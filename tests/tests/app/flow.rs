@@ -290,7 +290,10 @@ async fn a_new_key_clears_the_one_it_replaces_and_offers_its_revoke_page() {
     // key's page.
     let opened = browsed(&desktop, 3).await;
     assert_eq!(opened[2], page, "{opened:?}");
-    assert!(!opened.iter().any(|url| url.contains(&hash(&new))), "{opened:?}");
+    assert!(
+        !opened.iter().any(|url| url.contains(&hash(&new))),
+        "{opened:?}"
+    );
     desktop.assert_no_secret_leaks(&session).await;
     session.quit().await.unwrap();
 }
