@@ -5,8 +5,11 @@ SANDBOX_PORT ?= 8787
 
 .PHONY: test deps bindings vite-ts check fmt clippy windows workflows scripts deny publishable build unit wine-test fuzz-smoke package-test cli run sandbox bundle bench screenshots
 
-## Installs what is missing, then runs every check and test.
-test: deps vite-ts check bindings build unit wine-test fuzz-smoke package-test
+## Installs what is missing, then runs every check and test, phase by
+## phase (`check` is its parts), and ends with how long each phase took.
+PHASES = deps vite-ts fmt clippy windows workflows scripts deny publishable bindings build unit wine-test fuzz-smoke package-test
+test:
+	./scripts/run-phases.sh $(PHASES)
 
 deps:
 	./scripts/install-deps.sh
