@@ -335,11 +335,12 @@ async fn headless_deny_shows_a_page_and_no_code() {
             ("code_challenge_method", "S256"),
         ],
     );
+    // A 200 page (not a redirect), and no code on it.
     let err = Browser::new()
-        .consent(&url, Decision::Deny)
+        .answer(&url, Decision::Deny)
         .await
         .unwrap_err();
-    assert!(err.0.contains("200"), "{err}");
+    assert!(err.0.contains("shows no code"), "{err}");
 }
 
 #[tokio::test]
