@@ -98,10 +98,29 @@ fn child() {
             Some(key) => storage.save(&record(&key)),
             None => storage.clear(),
         }
-        .unwrap_or_else(|e| panic!("operation {n} failed: {e}"));
+        .unwrap_or_else(|e| panic!("operation {n} failed: {}", chain(&e)));
         writeln!(out, "end {n}").unwrap();
         out.flush().unwrap();
     }
+}
+
+/// What the parent hears from the child's output.
+enum Said {
+    /// One line of it.
+    Line,
+    /// The output ended (the child is gone), or could not be read.
+    Closed(std::io::Result<()>),
+}
+
+/// An error and its sources, each in its words.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut words = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        words += &format!(": {cause}");
+        source = cause.source();
+    }
+    words
 }
 
 #[derive(Default)]
@@ -146,36 +165,51 @@ fn kill_loop(phase: &str, dir: &Path) {
             let stdout = child.stdout.take().unwrap();
             let progress = Arc::clone(&progress);
             std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut lines = BufReader::new(stdout).lines();
+                let end = loop {
+                    let line = match lines.next() {
+                        Some(Ok(line)) => line,
+                        Some(Err(e)) => break Err(e),
+                        None => break Ok(()),
+                    };
                     let mut p = progress.lock().unwrap();
                     if let Some(n) = line.strip_prefix("begin ") {
                         p.begun = Some(n.parse().unwrap());
                         p.began_at = Some(Instant::now());
-                        let _ = said.send(());
                     } else if let Some(n) = line.strip_prefix("end ") {
                         p.ended = Some(n.parse().unwrap());
                         if let Some(at) = p.began_at.take() {
                             p.took += at.elapsed();
                             p.finished += 1;
                         }
-                        let _ = said.send(());
                     }
-                }
+                    let _ = said.send(Said::Line);
+                };
+                let _ = said.send(Said::Closed(end));
             })
         };
-        let listen = || {
-            heard
-                .recv_timeout(Duration::from_secs(20))
-                .expect("the child is working")
-        };
-        listen();
+        let listen =
+            |child: &mut std::process::Child| match heard.recv_timeout(Duration::from_secs(20)) {
+                Ok(Said::Line) => {}
+                Ok(Said::Closed(end)) => panic!(
+                    "kill {kill}: the child stopped by itself ({}); its output {}; {:?}",
+                    child.wait().unwrap(),
+                    match end {
+                        Ok(()) => "ended".to_owned(),
+                        Err(e) => format!("could not be read: {e}"),
+                    },
+                    progress.lock().unwrap().begun,
+                ),
+                Err(e) => panic!("kill {kill}: the child is working: {e}"),
+            };
+        listen(&mut child);
         match average {
             // At a random moment of the next three operations or so.
             Some(op) => std::thread::sleep(rng.random_range(Duration::ZERO..op * 3)),
             // Once six operations ended.
             None => {
                 while progress.lock().unwrap().ended.is_none_or(|n| n < next + 5) {
-                    listen();
+                    listen(&mut child);
                 }
             }
         }
