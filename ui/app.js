@@ -18,6 +18,8 @@ let replyController = null;
 /** Counts the replies asked for: callbacks of a reply that was stopped or
  * cleared see a newer number and do nothing. */
 let replyRun = 0;
+/** The window is shown once, on the first status. */
+let windowShown = false;
 
 /** What the panel knows that the app does not. */
 const local = {
@@ -76,6 +78,7 @@ function apply(next) {
     for (const radio of el.modeRadios) radio.checked = radio.value === 'paste';
   }
   render();
+  if (previous === null) showWindow();
   updateTicker(after);
   if (before !== null && before !== after) moveFocus(after, before);
   // Fetched when first needed, and again on coming back if it failed.
@@ -588,6 +591,17 @@ async function start() {
     render();
   }
   showIfUnavailable();
+  showWindow();
+}
+
+/** The window waits hidden for this, so that its first frame is the panel
+ * with its first status, or with the reason it has none (the app shows it
+ * anyway after a few seconds). */
+function showWindow() {
+  const core = window.__TAURI__?.core;
+  if (windowShown || !core) return;
+  windowShown = true;
+  core.invoke('show_window').catch(() => {});
 }
 
 function showIfUnavailable() {

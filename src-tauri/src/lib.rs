@@ -2,7 +2,14 @@
 //! tauri-plugin-openrouter, the plugin's first user. [`run`] is the whole
 //! app.
 
-use tauri::{AppHandle, Manager};
+use std::time::Duration;
+
+use tauri::{AppHandle, Manager, WebviewWindow};
+
+/// How long the window may stay hidden waiting for the panel's word: a
+/// page that never reports (a broken build, a WebKit that never runs it)
+/// still appears, with what it has.
+const SHOW_WINDOW_FALLBACK: Duration = Duration::from_secs(3);
 
 /// Starts the app and returns when it quits.
 pub fn run() {
@@ -13,7 +20,7 @@ pub fn run() {
         // First, so a second launch hands over its deep link and exits
         // before anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            show_window(app);
+            bring_forward(app);
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(
@@ -22,8 +29,10 @@ pub fn run() {
                 .app_url("https://github.com/openrouterconnect/openrouter-connect")
                 .build(),
         )
+        .invoke_handler(tauri::generate_handler![show_window])
         .setup(|app| {
             exit_on_sigterm(app.handle().clone());
+            show_window_after(app.handle().clone(), SHOW_WINDOW_FALLBACK);
             tracing::info!("setup hook ran");
             Ok(())
         })
@@ -76,8 +85,37 @@ fn harden() {
     }
 }
 
+/// The panel calls this once it shows its first status. The window is
+/// created hidden (`visible: false` in tauri.conf.json) so that its first
+/// frame is the settled panel, never a "Loading…" that changes at once.
+#[tauri::command]
+fn show_window(window: WebviewWindow) {
+    reveal(&window, "the panel shows its first status");
+}
+
+/// Shows the window after `delay` if the panel has not.
+fn show_window_after(app: AppHandle, delay: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        if let Some(window) = app.get_webview_window("main") {
+            reveal(&window, "the panel did not report in time");
+        }
+    });
+}
+
+/// Shows a hidden window, once: later calls find it visible.
+fn reveal(window: &WebviewWindow, why: &str) {
+    if window.is_visible().unwrap_or(true) {
+        return;
+    }
+    match window.show() {
+        Ok(()) => tracing::info!(reason = why, "window shown"),
+        Err(e) => tracing::warn!(error = %e, "the window could not be shown"),
+    }
+}
+
 /// Brings the window to the front: a second launch was the user asking.
-fn show_window(app: &AppHandle) {
+fn bring_forward(app: &AppHandle) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
         let _ = window.show();

@@ -23,6 +23,28 @@ async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
     let protection = session.text("protection").await.unwrap();
     assert!(protection.contains("Secret Service"), "{protection}");
     shot(&desktop, &session, "disconnected").await;
+    // The window was created hidden and shown once the panel had its
+    // first status, not by the fallback for a page that never reports.
+    let log = desktop.log();
+    let asked = log
+        .find("panel asked for the status")
+        .expect("the panel asked");
+    let shown = log
+        .find("window shown reason=\"the panel shows its first status\"")
+        .unwrap_or_else(|| panic!("the panel showed the window:\n{log}"));
+    assert!(asked < shown, "{log}");
+    assert!(!log.contains("did not report in time"), "{log}");
+    // The panel's own script is inline, allowed by its hash alone: a
+    // script the page adds is not run.
+    let injected = session
+        .js_async(
+            "const done = arguments[arguments.length - 1];\
+             const s = document.createElement('script'); s.textContent = 'window.injected = true;';\
+             document.body.appendChild(s); setTimeout(() => done(window.injected === true), 300);",
+        )
+        .await
+        .unwrap();
+    assert_eq!(injected, false, "an inline script the page added ran");
     // The page can't be pointed elsewhere: a `<base>` is ignored, and a
     // form that posts out is stopped (the CSP's base-uri and form-action).
     let refused = session
