@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Linux packages as a user gets them: the release .deb and .rpm from
-# the Tauri CLI; lintian on the .deb (its errors fail, its warnings are
+# the Tauri CLI (built without the release profile's optimisations); lintian on the .deb (its errors fail, its warnings are
 # shown); both packages' names and desktop entries (the deep-link scheme,
 # `%u`: scripts/check-desktop-entry.sh);
 # then the .deb installed with dpkg and its deep link delivered by
@@ -17,7 +17,12 @@ fi
 package=openrouter-connect
 bundle="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/bundle"
 rm -rf "$bundle/deb" "$bundle/rpm"
-npx tauri build --bundles deb,rpm --features env-overrides
+# The release profile without its optimisations (LTO, one codegen unit,
+# opt-level "s"), which take most of this test's time: what the packages
+# hold and how they install and start does not depend on them. `make
+# bench` and the release workflow build the shipped profile.
+CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 CARGO_PROFILE_RELEASE_OPT_LEVEL=0 \
+    npx tauri build --bundles deb,rpm --features env-overrides
 deb="$(ls "$bundle"/deb/*.deb)"
 rpm="$(ls "$bundle"/rpm/*.rpm)"
 
