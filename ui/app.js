@@ -77,8 +77,10 @@ function apply(next) {
   if (after === 'failed' && next.error && next.error.code === 'listen-failed') {
     for (const radio of el.modeRadios) radio.checked = radio.value === 'paste';
   }
-  render();
+  // Asked first: the window is mapped and painted only after this task,
+  // by which time the panel below has rendered the status.
   if (previous === null) showWindow();
+  render();
   updateTicker(after);
   if (before !== null && before !== after) moveFocus(after, before);
   // Fetched when first needed, and again on coming back if it failed.
@@ -581,6 +583,11 @@ function bind() {
 
 async function start() {
   bind();
+  // The status the page's head asked for, if it is here before the one
+  // subscribe asks for (which follows every later change).
+  window.earlyStatus?.then((first) => {
+    if (first && status === null) apply(first);
+  });
   try {
     // The status now, then every newer one (never an older one that
     // arrives late); the first paint waits for one round trip.
