@@ -219,7 +219,7 @@ def main():
             ("html_received", "the page's HTML received"),
             ("html_parsed", "HTML parsed"),
             ("first_paint", "first paint (the app: once shown, with its status)"),
-            ("scripts_run", "scripts run (the app: the panel asks for its status)"),
+            ("scripts_run", "scripts run (the app: its head has asked for the status)"),
             ("loaded", "load event done"),
         ]
         rows = ["| step, ms since the navigation began | app | floor |", "| --- | --- | --- |"]
@@ -295,7 +295,9 @@ def main():
         "inline script. The panel's stylesheet and script (the modules in `ui/`,",
         "bundled by `scripts/build-panel.mjs` into `dist/index.html`) are inline",
         "too, so WebKit fetches nothing after the HTML, and the script runs where",
-        "it stands, at the end of the body. The app's window is created hidden and",
+        "it stands, at the end of the body; a one-line script in the head asks for",
+        "the status first, so the answer travels while the rest is parsed. The",
+        "app's window is created hidden and",
         "shown by the panel once it has rendered its first status: its first",
         "paint is the settled panel, after the status, where the floor's window",
         "is shown at once and paints its paragraph straight away.",
