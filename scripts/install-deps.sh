@@ -59,9 +59,5 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 
 # This version exactly: deny.toml is written for it.
 cargo_deny_version=0.20.2
 if [ "$(cargo-deny --version 2>/dev/null)" != "cargo-deny $cargo_deny_version" ]; then
-    # Without the fat LTO and single codegen unit its manifest asks for:
-    # they make its final step a long serial one, for a tool that checks
-    # this workspace in seconds either way.
-    cargo install cargo-deny --locked --version "$cargo_deny_version" \
-        --config 'profile.release.lto=false' --config 'profile.release.codegen-units=16'
+    cargo install cargo-deny --locked --version "$cargo_deny_version"
 fi
