@@ -127,6 +127,7 @@ screenshots: deps build-panel vite-ts
 	./scripts/screenshots.sh
 
 ## Start-up, memory, size and the flow's speed against a bare Tauri app;
-## writes BENCHMARKS.md. Takes about 15 minutes from a clean clone.
+## writes BENCHMARKS.md. Takes about 30 minutes the first time, 15 once
+## its release builds are cached.
 bench: deps cli
 	./scripts/bench.sh

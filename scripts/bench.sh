@@ -6,8 +6,9 @@
 # the plugin into the app's window) and the core's Criterion benchmarks,
 # and writes BENCHMARKS.md.
 #
-# BENCH_RUNS (default 10) sets the start-ups per program. About 25
-# minutes from a clean clone, most of it the release builds.
+# BENCH_RUNS (default 10) sets the start-ups per program. About 30
+# minutes with an empty target folder, most of it the release builds;
+# 15 once they are cached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
