@@ -257,7 +257,7 @@ def start_once(display, argv, marker, settle, extra_env, home, phases):
         seen, _ = wait_for_line(program, marker, began=began, phases=phases)
         startup = (time.monotonic() - began) * 1000
         if marker == APP_READY:
-            _, _ = wait_for_line(program, APP_SHOWN)
+            wait_for_line(program, APP_SHOWN)
             shown = (time.monotonic() - began) * 1000
         else:
             _, line = wait_for_line(program, FLOOR_PAINTED)
