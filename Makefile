@@ -66,14 +66,16 @@ unit: vite-ts
 wine-test:
 	./scripts/wine-test.sh
 
-## Each fuzz target for a few seconds; scripts/fuzz.sh runs them longer.
+## Each fuzz target for a few seconds, built without the optimiser (the
+## build is most of a short run); scripts/fuzz.sh runs them longer.
 fuzz-smoke:
-	./scripts/fuzz.sh 5
+	./scripts/fuzz.sh --dev 5
 
-## The Linux packages: the release .deb and .rpm built, lintian on the
-## .deb (errors fail), the .rpm's desktop entry checked, the .deb installed
-## with dpkg and its deep link delivered by xdg-open and gio open. Needs
-## root (dpkg -i); the package is removed again afterwards.
+## The Linux packages: the .deb and .rpm built (from the debug build,
+## stripped), lintian on the .deb (errors fail), the .rpm's desktop entry
+## checked, the .deb installed with dpkg and its deep link delivered by
+## xdg-open and gio open. Needs root (dpkg -i); the package is removed
+## again afterwards.
 package-test: cli
 	./scripts/package-test.sh
 

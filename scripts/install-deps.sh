@@ -54,10 +54,15 @@ if command -v rustup >/dev/null; then
     rustup target list --installed | grep -q "^x86_64-pc-windows-gnu$" \
         || rustup target add x86_64-pc-windows-gnu
 fi
-command -v tauri-driver >/dev/null || cargo install tauri-driver --locked --version 2.1.0
-command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+# The tools are built with cargo's debug profile (--debug): the release
+# profile's optimiser makes their install on a fresh machine about three
+# times as long (cargo-deny: 3 minutes against 1), and none of them does
+# enough work in a run to need it (cargo-deny checks this tree in about
+# 6 s, against 3).
+command -v tauri-driver >/dev/null || cargo install tauri-driver --debug --locked --version 2.1.0
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --debug --locked --version 0.13.2
 # This version exactly: deny.toml is written for it.
 cargo_deny_version=0.20.2
 if [ "$(cargo-deny --version 2>/dev/null)" != "cargo-deny $cargo_deny_version" ]; then
-    cargo install cargo-deny --locked --version "$cargo_deny_version"
+    cargo install cargo-deny --debug --locked --version "$cargo_deny_version"
 fi

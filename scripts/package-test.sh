@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The Linux packages as a user gets them: the release .deb and .rpm from
-# the Tauri CLI (built without the release profile's optimisations); lintian on the .deb (its errors fail, its warnings are
+# The Linux packages as a user gets them: the .deb and .rpm from the
+# Tauri CLI; lintian on the .deb (its errors fail, its warnings are
 # shown); both packages' names and desktop entries (the deep-link scheme,
 # `%u`: scripts/check-desktop-entry.sh);
 # then the .deb installed with dpkg and its deep link delivered by
@@ -15,14 +15,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 package=openrouter-connect
-bundle="$(realpath -m "${CARGO_TARGET_DIR:-target}")/release/bundle"
+# Built from the debug profile (`tauri build --debug`, stripped as the
+# release profile is): what the packages hold and how they install and
+# start does not depend on the optimiser, and this reuses the build the
+# tests made (only tauri and the crates above it are built again, with
+# the embedded assets), where the release profile would build every
+# crate again. `make bench` and the release workflow build the shipped
+# profile.
+bundle="$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug/bundle"
 rm -rf "$bundle/deb" "$bundle/rpm"
-# The release profile without its optimisations (LTO, one codegen unit,
-# opt-level "s"), which take most of this test's time: what the packages
-# hold and how they install and start does not depend on them. `make
-# bench` and the release workflow build the shipped profile.
-CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 CARGO_PROFILE_RELEASE_OPT_LEVEL=0 \
-    npx tauri build --bundles deb,rpm --features env-overrides
+CARGO_PROFILE_DEV_STRIP=symbols npx tauri build --debug --bundles deb,rpm --features env-overrides
 deb="$(ls "$bundle"/deb/*.deb)"
 rpm="$(ls "$bundle"/rpm/*.rpm)"
 
@@ -42,6 +44,9 @@ scripts/check-desktop-entry.sh "$deb"
 scripts/check-desktop-entry.sh "$rpm"
 
 status=0
-"${CARGO:-cargo}" test --locked -p openrouter-connect-tests --test app -- --ignored || status=$?
+# --workspace, as `make build` builds: with -p alone, cargo would resolve
+# the dependencies' features for this package only and build half the
+# tree again.
+"${CARGO:-cargo}" test --workspace --locked --test app -- --ignored || status=$?
 dpkg -r "$package" >/dev/null 2>&1 || true
 exit "$status"

@@ -300,12 +300,10 @@ async fn a_link_that_starts_the_app_finds_no_flow_and_is_turned_away() {
     session.quit().await.unwrap();
 }
 
-/// The release `.deb` that `make test` builds before running this test.
+/// The `.deb` that `make package-test` builds, from the same profile as
+/// the binaries, before running this test.
 fn built_package() -> PathBuf {
-    let folder = binaries()
-        .parent()
-        .expect("target/<profile>")
-        .join("release/bundle/deb");
+    let folder = binaries().join("bundle/deb");
     std::fs::read_dir(&folder)
         .unwrap_or_else(|_| panic!("no {}: build it with make package-test", folder.display()))
         .flatten()
