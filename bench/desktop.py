@@ -470,7 +470,7 @@ def main():
     parser.add_argument("--floor", required=True)
     parser.add_argument("--fake", required=True, help="the fake-openrouter binary")
     parser.add_argument("--browser", required=True, help="the fake-browser binary")
-    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--idle-seconds", type=float, default=30)
     parser.add_argument("--settle-seconds", type=float, default=2)
     parser.add_argument("--out", required=True)

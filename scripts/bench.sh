@@ -6,7 +6,9 @@
 # the plugin into the app's window) and the core's Criterion benchmarks,
 # and writes BENCHMARKS.md.
 #
-# BENCH_RUNS (default 10) sets the start-ups per program. About 30
+# BENCH_RUNS (default 20) sets the start-ups per program. A cold start
+# here varies by about 60 ms (sd): with 10 starts each, the ratio of the
+# two medians moved by several percent from run to run. About 30
 # minutes with an empty target folder, most of it the release builds;
 # 15 once they are cached.
 set -euo pipefail
@@ -36,7 +38,7 @@ python3 bench/desktop.py \
   --floor "$target/release/tauri-floor" \
   --fake "$target/release/fake-openrouter" \
   --browser "$target/release/fake-browser" \
-  --runs "${BENCH_RUNS:-10}" \
+  --runs "${BENCH_RUNS:-20}" \
   --out "$target/bench/desktop.json"
 
 echo "== the flow, with the real keychain and store"

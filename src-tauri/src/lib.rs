@@ -46,14 +46,25 @@ pub fn run() {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` chooses the detail. Nothing logs a secret,
-/// at any level.
+/// Logs to stderr; `RUST_LOG` chooses the detail, as a level and levels
+/// per target (`debug`, `info,tauri_plugin_openrouter=debug`); `info`
+/// where it is unset, empty or unreadable. Nothing logs a secret, at any
+/// level.
+///
+/// tracing-subscriber's `Targets` filter, not its `EnvFilter`: the same
+/// directives less span and field filters, for which `EnvFilter` brings a
+/// regular-expression engine into the binary and compiles it at start.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|directives| !directives.trim().is_empty())
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .init();
 }
 
