@@ -4,10 +4,11 @@
 # repository; a crash leaves its input in fuzz/artifacts/<target>/, which
 # becomes a regression test.
 #   scripts/fuzz.sh [--dev] [SECONDS] [TARGET...]
-# --dev builds the targets without the optimiser, sanitizer and coverage
-# still in: a third of the build time on a fresh machine (about 1 minute
-# against 3), a tenth of the executions a second. For a short smoke run,
-# where the build is most of the time (`make fuzz-smoke`).
+# --dev builds the targets without the optimiser (the sanitizer and the
+# coverage instrumentation stay): a third of the build time on a fresh
+# machine (about 1 minute against 3), for a tenth to a twentieth of the
+# executions a second. For a short smoke run, where the build is most of
+# the time (`make fuzz-smoke`).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 build=()
