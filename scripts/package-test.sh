@@ -20,11 +20,12 @@ package=openrouter-connect
 # start does not depend on the optimiser, and this reuses the build the
 # tests made (only tauri and the crates above it are built again, with
 # the embedded assets), where the release profile would build every
-# crate again. `make bench` and the release workflow build the shipped
-# profile.
+# crate again. Being a debug build, it reads OPENROUTER_BASE_URL and
+# BROWSER, which its test points at the fake. `make bench` and the
+# release workflow build the shipped profile.
 bundle="$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug/bundle"
 rm -rf "$bundle/deb" "$bundle/rpm"
-CARGO_PROFILE_DEV_STRIP=symbols npx tauri build --debug --bundles deb,rpm --features env-overrides
+CARGO_PROFILE_DEV_STRIP=symbols npx tauri build --debug --bundles deb,rpm
 deb="$(ls "$bundle"/deb/*.deb)"
 rpm="$(ls "$bundle"/rpm/*.rpm)"
 
