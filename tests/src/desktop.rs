@@ -248,7 +248,6 @@ impl Desktop {
                     .clone()
                     .unwrap_or_else(|| app.to_string_lossy().into_owned()),
             )
-            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info")
             .env("NO_AT_BRIDGE", "1")
             // Under WebDriver on Xvfb, WebKit's accelerated compositing
@@ -256,6 +255,8 @@ impl Desktop {
             // window (and any screenshot of it) keeps showing the page as
             // it first painted. Without WebDriver it repaints as it should.
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            // Last: a test's own environment wins over all of the above.
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))

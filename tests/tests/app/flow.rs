@@ -132,6 +132,40 @@ async fn the_sandbox_flow_connects_survives_a_restart_and_disconnects() {
     assert_exits_within_two_seconds(&desktop).await;
 }
 
+/// `RUST_LOG` sets the app's log detail per target, and an empty one
+/// means `info`, as an unset one does: the panel's status request is
+/// logged by the plugin at `info`, the app's own start by the app.
+#[tokio::test]
+async fn rust_log_sets_the_detail_per_target_and_empty_means_info() {
+    for (name, directives, plugin_logs) in [
+        ("log-per-target", "warn,openrouter_connect=info", false),
+        ("log-empty", "", true),
+    ] {
+        let _turn = ONE_AT_A_TIME.lock().await;
+        let desktop = Desktop::start(
+            name,
+            DesktopOptions {
+                env: vec![("RUST_LOG".into(), directives.into())],
+                ..DesktopOptions::default()
+            },
+        )
+        .await;
+        let session = desktop.launch().await;
+        assert_eq!(session.state().await.unwrap(), "disconnected");
+        let log = desktop.log();
+        assert!(
+            log.contains("openrouter_connect: starting"),
+            "RUST_LOG={directives:?}:\n{log}"
+        );
+        assert_eq!(
+            log.contains("panel asked for the status"),
+            plugin_logs,
+            "RUST_LOG={directives:?}:\n{log}"
+        );
+        session.quit().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn waiting_then_cancel_and_a_denial_then_retry() {
     let _turn = ONE_AT_A_TIME.lock().await;
