@@ -6,10 +6,10 @@
 # the plugin into the app's window) and the core's Criterion benchmarks,
 # and writes BENCHMARKS.md.
 #
-# BENCH_RUNS (default 20) sets the start-ups per program. A cold start
-# here varies by about 60 ms (sd): with 10 starts each, the ratio of the
-# two medians moved by several percent from run to run. About 30
-# minutes with an empty target folder, most of it the release builds;
+# BENCH_RUNS sets the start-ups per program (bench/desktop.py's default:
+# 20). A cold start here varies by about 60 ms (sd): with 10 starts each,
+# the ratio of the two medians moved by several percent from run to run.
+# About 30 minutes with an empty target folder, most of it the release builds;
 # 15 once they are cached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ python3 bench/desktop.py \
   --floor "$target/release/tauri-floor" \
   --fake "$target/release/fake-openrouter" \
   --browser "$target/release/fake-browser" \
-  --runs "${BENCH_RUNS:-20}" \
+  ${BENCH_RUNS:+--runs "$BENCH_RUNS"} \
   --out "$target/bench/desktop.json"
 
 echo "== the flow, with the real keychain and store"
